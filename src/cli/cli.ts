@@ -1,0 +1,116 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadClientConfig, loadConfig, type ClientConfig, type Config } from '../config.js';
+import { AuthRequired, BodyInvalid, CairnError, type ErrorCode, ERRORS } from '../errors.js';
+import { runServer } from '../server.js';
+import { importFile } from './import.js';
+
+const USAGE = `Usage: cairn <command>
+
+  serve                  run the service (configuration from CAIRN_* environment variables)
+  resolve ID             resolve an identifier (hdl:PREFIX/SUFFIX) on a running server
+  put HANDLE FILE        create or replace a handle from a JSON file of values on a running server
+  import FILE.ndjson     bulk-load handles into the data directory (server stopped); one
+                         {"handle": ..., "values": [...]} per line; resumable and idempotent
+
+Client commands use CAIRN_URL (default http://CAIRN_HOST:CAIRN_HTTP_PORT) and CAIRN_IDENTITY /
+CAIRN_SECRET, else the admin credentials file in CAIRN_DATA_DIR.`;
+
+export async function runCli(argv: readonly string[]): Promise<number | undefined> {
+  const [command, ...args] = argv;
+  const config = loadConfig();
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'resolve':
+      return resolveCommand(loadClientConfig(config), requireArgs(args, 1, 'resolve ID')[0]!);
+    case 'put': {
+      const [handle, file] = requireArgs(args, 2, 'put HANDLE FILE');
+      return putCommand(config, loadClientConfig(config), handle!, file!);
+    }
+    case 'import': {
+      const [file] = requireArgs(args, 1, 'import FILE.ndjson');
+      const outcome = await importFile(config, file!, { progress: process.stderr.isTTY === true });
+      process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return command === undefined ? 64 : 0;
+    default:
+      process.stderr.write(`cairn: unknown command "${command}"\n${USAGE}\n`);
+      return 64;
+  }
+}
+
+function requireArgs(args: readonly string[], n: number, usage: string): readonly string[] {
+  if (args.length !== n) throw new BodyInvalid(`usage: cairn ${usage}`);
+  return args;
+}
+
+async function serve(config: Config): Promise<undefined> {
+  const server = await runServer(config);
+  const shutdown = (signal: string): void => {
+    server.app.log.info({ event: 'shutdown', signal }, 'cairn stopping');
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return undefined;
+}
+
+/** Handle paths keep `/` between segments; everything else in a segment is percent-encoded. */
+const encodePath = (id: string): string => id.split('/').map(encodeURIComponent).join('/');
+
+async function resolveCommand(client: ClientConfig, id: string): Promise<number> {
+  const res = await fetch(`${client.url}/api/resolve/${encodePath(id)}`);
+  const body = await res.text();
+  process.stdout.write(`${body}\n`);
+  return errorExit(res.status, body);
+}
+
+async function putCommand(config: Config, client: ClientConfig, handle: string, file: string): Promise<number> {
+  const { identity, secret } = credentials(config, client);
+  const user = encodeURIComponent(identity);
+  const res = await fetch(`${client.url}/api/handles/${encodePath(handle)}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}` },
+    body: readFileSync(file),
+  });
+  const body = await res.text();
+  process.stdout.write(`${body}\n`);
+  return errorExit(res.status, body);
+}
+
+function credentials(config: Config, client: ClientConfig): { identity: string; secret: string } {
+  if (client.identity && client.secret) return { identity: client.identity, secret: client.secret };
+  const file = join(config.dataDir, 'admin-credentials.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as { identity: string; secret: string };
+  throw new AuthRequired('Set CAIRN_IDENTITY and CAIRN_SECRET, or run where CAIRN_DATA_DIR holds admin-credentials.json');
+}
+
+/** 0 on success; otherwise the exit code the server's error code maps to. */
+function errorExit(status: number, body: string): number {
+  if (status < 400) return 0;
+  let code: ErrorCode = 'ERR_INTERNAL';
+  try {
+    const parsed = JSON.parse(body) as { code?: string; responseCode?: number };
+    if (parsed.code && parsed.code in ERRORS) code = parsed.code as ErrorCode;
+    else if (status === 404 || status === 410) code = 'ERR_HANDLE_NOT_FOUND';
+    else if (status === 401) code = 'ERR_AUTH_REQUIRED';
+    else if (status === 403) code = 'ERR_PERMISSION_DENIED';
+    else if (status < 500) code = 'ERR_BODY_INVALID';
+  } catch {
+    // Not JSON: fall back on the status.
+  }
+  throw new CairnError(code, `server answered ${status}`);
+}

@@ -1,0 +1,131 @@
+import { resolve } from 'node:path';
+import { ConfigInvalid } from './errors.js';
+import { isSigningAlg, type SigningAlg } from './signing/algorithms.js';
+
+/** Everything Cairn can be told. The only module that reads `process.env`. */
+export interface Config {
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly httpPort: number;
+  readonly dataDir: string;
+  readonly certsDir: string;
+  /** The service's handle prefix; its admin is `300:0.NA/<prefix>`. */
+  readonly prefix: string;
+  /** The admin's secret on first start; generated and written to the data directory when absent. */
+  readonly adminSecret: string | undefined;
+  readonly signingAlg: SigningAlg;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** fsync each write batch. */
+  readonly syncWrites: boolean;
+  /** Largest request body accepted, in bytes. */
+  readonly bodyLimit: number;
+  /** How long a record signature stays valid. */
+  readonly signatureValiditySeconds: number;
+}
+
+export const DEFAULTS: Config = {
+  host: '127.0.0.1',
+  httpPort: 8080,
+  dataDir: './data',
+  certsDir: './certs',
+  prefix: '20.5000',
+  adminSecret: undefined,
+  signingAlg: 'EdDSA',
+  logLevel: 'info',
+  syncWrites: true,
+  bodyLimit: 1024 * 1024,
+  signatureValiditySeconds: 2 * 365 * 24 * 3600,
+};
+
+/** Environment variable for each setting (also the README's configuration table). */
+export const ENVIRONMENT: Readonly<Record<keyof Config, string>> = {
+  host: 'CAIRN_HOST',
+  httpPort: 'CAIRN_HTTP_PORT',
+  dataDir: 'CAIRN_DATA_DIR',
+  certsDir: 'CAIRN_CERTS_DIR',
+  prefix: 'CAIRN_PREFIX',
+  adminSecret: 'CAIRN_ADMIN_SECRET',
+  signingAlg: 'CAIRN_SIGNING_ALG',
+  logLevel: 'CAIRN_LOG_LEVEL',
+  syncWrites: 'CAIRN_SYNC_WRITES',
+  bodyLimit: 'CAIRN_BODY_LIMIT',
+  signatureValiditySeconds: 'CAIRN_SIGNATURE_VALIDITY',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function port(name: string, text: string): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new ConfigInvalid(`${name} must be a port number 0-65535, got "${text}"`);
+  return Number(text);
+}
+
+function positiveInt(name: string, text: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(text)) throw new ConfigInvalid(`${name} must be a positive integer, got "${text}"`);
+  return Number(text);
+}
+
+function bool(name: string, text: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(text)) return true;
+  if (/^(0|false|no|off)$/i.test(text)) return false;
+  throw new ConfigInvalid(`${name} must be true or false, got "${text}"`);
+}
+
+/** Builds the configuration from environment variables over the defaults; throws ERR_CONFIG_INVALID. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const read = (key: keyof Config): string | undefined => {
+    const v = env[ENVIRONMENT[key]];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const e = (key: keyof Config): string => ENVIRONMENT[key];
+  const alg = read('signingAlg');
+  if (alg !== undefined && !isSigningAlg(alg)) throw new ConfigInvalid(`${e('signingAlg')} must be EdDSA, ES256 or RS256, got "${alg}"`);
+  const level = read('logLevel');
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigInvalid(`${e('logLevel')} must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const prefix = read('prefix') ?? DEFAULTS.prefix;
+  if (!/^[0-9A-Za-z][0-9A-Za-z._-]*$/.test(prefix) || /^0\.NA$/i.test(prefix)) {
+    throw new ConfigInvalid(`${e('prefix')} must be a handle prefix such as 20.5000, got "${prefix}"`);
+  }
+  const secret = read('adminSecret');
+  if (secret !== undefined && secret.length < 12) throw new ConfigInvalid(`${e('adminSecret')} must be at least 12 characters`);
+  const config: Config = {
+    host: read('host') ?? DEFAULTS.host,
+    httpPort: read('httpPort') === undefined ? DEFAULTS.httpPort : port(e('httpPort'), read('httpPort')!),
+    dataDir: resolve(read('dataDir') ?? DEFAULTS.dataDir),
+    certsDir: resolve(read('certsDir') ?? DEFAULTS.certsDir),
+    prefix,
+    adminSecret: secret,
+    signingAlg: (alg as SigningAlg | undefined) ?? DEFAULTS.signingAlg,
+    logLevel: (level as Config['logLevel'] | undefined) ?? DEFAULTS.logLevel,
+    syncWrites: read('syncWrites') === undefined ? DEFAULTS.syncWrites : bool(e('syncWrites'), read('syncWrites')!),
+    bodyLimit: read('bodyLimit') === undefined ? DEFAULTS.bodyLimit : positiveInt(e('bodyLimit'), read('bodyLimit')!),
+    signatureValiditySeconds:
+      read('signatureValiditySeconds') === undefined
+        ? DEFAULTS.signatureValiditySeconds
+        : positiveInt(e('signatureValiditySeconds'), read('signatureValiditySeconds')!),
+  };
+  return { ...config, ...overrides };
+}
+
+/** The configuration without secrets, for logs and `cairn config`. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  return { ...config, adminSecret: config.adminSecret === undefined ? undefined : '<redacted>' };
+}
+
+/** Settings of the CLI's client commands (`resolve`, `put`), which talk to a running server. */
+export interface ClientConfig {
+  readonly url: string;
+  /** `index:handle`; defaults to the admin credentials file in the data directory. */
+  readonly identity: string | undefined;
+  readonly secret: string | undefined;
+}
+
+export function loadClientConfig(config: Config, env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    url: (env.CAIRN_URL || `http://${host}:${config.httpPort}`).replace(/\/+$/, ''),
+    identity: env.CAIRN_IDENTITY || undefined,
+    secret: env.CAIRN_SECRET || undefined,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Cairn's stable error codes. One table maps each code to its HTTP status, the Handle.Net
+ * `responseCode` used on the Handle REST paths, and a short title; one class per code lets callers
+ * `catch (e) { if (e instanceof HandleNotFound) ... }` or match on `e.code`, never on the message.
+ *
+ * The README's errors table is checked against this table by a test.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status answered for this error. */
+  readonly status: number;
+  /** Handle.Net responseCode answered on /api/handles paths (RFC 3652 section 2.2.2.3 codes). */
+  readonly handleCode: number;
+  /** Short human title, also the problem+json `title`. */
+  readonly title: string;
+}
+
+export const ERRORS = {
+  ERR_HANDLE_INVALID: { status: 400, handleCode: 102, title: 'Invalid handle' },
+  ERR_HANDLE_NOT_FOUND: { status: 404, handleCode: 100, title: 'Handle not found' },
+  ERR_HANDLE_EXISTS: { status: 409, handleCode: 101, title: 'Handle already exists' },
+  ERR_HANDLE_DELETED: { status: 410, handleCode: 100, title: 'Handle deleted' },
+  ERR_HANDLE_MISMATCH: { status: 400, handleCode: 4, title: 'Handle in body differs from the path' },
+  ERR_PREFIX_NOT_HOMED: { status: 400, handleCode: 301, title: 'Prefix not served here' },
+  ERR_IDENTIFIER_INVALID: { status: 400, handleCode: 102, title: 'Invalid identifier' },
+  ERR_IDENTIFIER_UNSUPPORTED: { status: 400, handleCode: 2, title: 'Identifier scheme not supported' },
+  ERR_VALUE_INVALID: { status: 400, handleCode: 202, title: 'Invalid handle value' },
+  ERR_VALUE_FORMAT_UNKNOWN: { status: 400, handleCode: 202, title: 'Unknown value format' },
+  ERR_VALUE_INDEX_DUPLICATE: { status: 400, handleCode: 202, title: 'Duplicate value index' },
+  ERR_VALUE_TYPE_RESERVED: { status: 400, handleCode: 202, title: 'Value type is computed by the service' },
+  ERR_VALUE_NOT_FOUND: { status: 400, handleCode: 200, title: 'Value not found' },
+  ERR_VALUE_EXISTS: { status: 409, handleCode: 201, title: 'Value already exists' },
+  ERR_QUERY_INVALID: { status: 400, handleCode: 4, title: 'Invalid query parameter' },
+  ERR_BODY_INVALID: { status: 400, handleCode: 4, title: 'Invalid request body' },
+  ERR_BODY_MALFORMED_JSON: { status: 400, handleCode: 4, title: 'Malformed JSON' },
+  ERR_BODY_FORBIDDEN_KEY: { status: 400, handleCode: 4, title: 'Forbidden key in JSON body' },
+  ERR_BODY_TOO_LARGE: { status: 413, handleCode: 4, title: 'Request body too large' },
+  ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, handleCode: 4, title: 'Unsupported media type' },
+  ERR_AUTH_REQUIRED: { status: 401, handleCode: 402, title: 'Authentication required' },
+  ERR_AUTH_FAILED: { status: 401, handleCode: 403, title: 'Authentication failed' },
+  ERR_AUTH_INSECURE_TRANSPORT: { status: 403, handleCode: 402, title: 'Credentials require TLS or loopback' },
+  ERR_PERMISSION_DENIED: { status: 403, handleCode: 400, title: 'Insufficient permissions' },
+  ERR_ROUTE_NOT_FOUND: { status: 404, handleCode: 4, title: 'No such resource' },
+  ERR_NOT_READY: { status: 503, handleCode: 3, title: 'Service not ready' },
+  ERR_INTERNAL: { status: 500, handleCode: 2, title: 'Internal error' },
+  ERR_CONFIG_INVALID: { status: 500, handleCode: 2, title: 'Invalid configuration' },
+  ERR_SIGNATURE_INVALID: { status: 422, handleCode: 2, title: 'Signature does not verify' },
+  ERR_IMPORT_LINE_INVALID: { status: 400, handleCode: 4, title: 'Invalid import line' },
+  ERR_STORE_LOCKED: { status: 503, handleCode: 2, title: 'Data directory is in use by another process' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Base of every error Cairn raises on purpose. `code` is stable; `message` is for people. */
+export class CairnError extends Error {
+  readonly code: ErrorCode;
+  /** Extra, structured facts for the client (e.g. the tombstone of a deleted handle). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].title);
+    this.code = code;
+    this.details = details;
+    this.name = new.target.name;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+
+  get handleCode(): number {
+    return ERRORS[this.code].handleCode;
+  }
+}
+
+type Detailed = [message?: string, details?: Record<string, unknown>];
+
+/* One class per code. Kept in the same order as the table. */
+export class HandleInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_HANDLE_INVALID', ...a); } }
+export class HandleNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_HANDLE_NOT_FOUND', ...a); } }
+export class HandleExists extends CairnError { constructor(...a: Detailed) { super('ERR_HANDLE_EXISTS', ...a); } }
+export class HandleDeleted extends CairnError { constructor(...a: Detailed) { super('ERR_HANDLE_DELETED', ...a); } }
+export class HandleMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_HANDLE_MISMATCH', ...a); } }
+export class PrefixNotHomed extends CairnError { constructor(...a: Detailed) { super('ERR_PREFIX_NOT_HOMED', ...a); } }
+export class IdentifierInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IDENTIFIER_INVALID', ...a); } }
+export class IdentifierUnsupported extends CairnError { constructor(...a: Detailed) { super('ERR_IDENTIFIER_UNSUPPORTED', ...a); } }
+export class ValueInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_INVALID', ...a); } }
+export class ValueFormatUnknown extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_FORMAT_UNKNOWN', ...a); } }
+export class ValueIndexDuplicate extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_INDEX_DUPLICATE', ...a); } }
+export class ValueTypeReserved extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_TYPE_RESERVED', ...a); } }
+export class ValueExists extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_EXISTS', ...a); } }
+export class ValueNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_NOT_FOUND', ...a); } }
+export class QueryInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_QUERY_INVALID', ...a); } }
+export class BodyInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_BODY_INVALID', ...a); } }
+export class BodyMalformedJson extends CairnError { constructor(...a: Detailed) { super('ERR_BODY_MALFORMED_JSON', ...a); } }
+export class BodyForbiddenKey extends CairnError { constructor(...a: Detailed) { super('ERR_BODY_FORBIDDEN_KEY', ...a); } }
+export class BodyTooLarge extends CairnError { constructor(...a: Detailed) { super('ERR_BODY_TOO_LARGE', ...a); } }
+export class MediaTypeUnsupported extends CairnError { constructor(...a: Detailed) { super('ERR_MEDIA_TYPE_UNSUPPORTED', ...a); } }
+export class AuthRequired extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_REQUIRED', ...a); } }
+export class AuthFailed extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_FAILED', ...a); } }
+export class AuthInsecureTransport extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_INSECURE_TRANSPORT', ...a); } }
+export class PermissionDenied extends CairnError { constructor(...a: Detailed) { super('ERR_PERMISSION_DENIED', ...a); } }
+export class RouteNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_ROUTE_NOT_FOUND', ...a); } }
+export class NotReady extends CairnError { constructor(...a: Detailed) { super('ERR_NOT_READY', ...a); } }
+export class InternalError extends CairnError { constructor(...a: Detailed) { super('ERR_INTERNAL', ...a); } }
+export class ConfigInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_CONFIG_INVALID', ...a); } }
+export class SignatureInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_SIGNATURE_INVALID', ...a); } }
+export class ImportLineInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IMPORT_LINE_INVALID', ...a); } }
+export class StoreLocked extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_LOCKED', ...a); } }
+
+export function isCairnError(e: unknown): e is CairnError {
+  return e instanceof CairnError;
+}

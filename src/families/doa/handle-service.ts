@@ -1,0 +1,405 @@
+import { createHash } from 'node:crypto';
+import { v4 as uuidv4 } from 'uuid';
+import {
+  AuthFailed,
+  BodyInvalid,
+  CairnError,
+  ImportLineInvalid,
+  HandleDeleted,
+  HandleExists,
+  HandleInvalid,
+  HandleNotFound,
+  PrefixNotHomed,
+  ValueExists,
+  ValueIndexDuplicate,
+  ValueInvalid,
+  ValueNotFound,
+  ValueTypeReserved,
+} from '../../errors.js';
+import { foldHandleCase, isHomed, parseHandle, prefixHandle, type Handle } from '../../ids/handle.js';
+import { encodeAdmin } from '../../records/admin.js';
+import { encodeValue } from '../../records/encoding.js';
+import { valueFromJson } from '../../records/handle-json.js';
+import { DEFAULT_CREATOR_PERMISSIONS } from '../../records/permissions.js';
+import type { StoredRecord, Tombstone } from '../../records/record.js';
+import { sameValues } from '../../records/record.js';
+import { PERM_PUBLIC_READ, typeMatches, type HandleValue } from '../../records/value.js';
+import { hashSecret, verifySecret } from '../../signing/secrets.js';
+import { SIGNATURE_TYPE, withSignature } from '../../signing/record-signature.js';
+import type { Signer } from '../../signing/signer.js';
+import type { RecordStore, RecordWrite } from '../../store/store.js';
+import { requirePermission, type Principal } from './authorize.js';
+import { formatIdentity, parseIdentity, sameIdentity, type Identity } from './identity.js';
+import { handleResponse, publicValues, renderHandleView } from './views.js';
+
+export interface HandleServiceOptions {
+  /** The service prefix, e.g. `20.5000`. */
+  readonly prefix: string;
+  /** `index:handle` of the signing key's HS_PUBKEY, the `iss` of every record signature. */
+  readonly issuer: string;
+  readonly signatureValiditySeconds: number;
+  /** Seconds since the epoch; injectable for tests. */
+  readonly now?: () => number;
+}
+
+export interface PutRequest {
+  /** Values as JSON, already unwrapped from `[...]`, `{values: [...]}` or a single value. */
+  readonly values: readonly unknown[];
+  readonly overwrite: boolean;
+  /** `index=N` parameters: add or replace only these values. */
+  readonly indexes?: readonly number[];
+  /** `mintNewSuffix=true`: the path names a prefix followed by `/`, and a UUID suffix is minted. */
+  readonly mintNewSuffix?: boolean;
+}
+
+export interface PutResult {
+  readonly handle: string;
+  readonly created: boolean;
+}
+
+export interface ImportLine {
+  readonly handle: string;
+  readonly values: readonly unknown[];
+  /** Line number in the import file, for error messages. */
+  readonly line?: number;
+}
+
+export interface ImportOutcome {
+  readonly created: number;
+  readonly updated: number;
+  readonly unchanged: number;
+}
+
+const PREFIX_INDEX = 'prefix';
+const ADMIN_TYPE = 'HS_ADMIN';
+const SECKEY_TYPE = 'HS_SECKEY';
+const CREATOR_ADMIN_INDEX = 100;
+
+/**
+ * Handles as Handle.Net serves them: resolution, create/replace, value edits, tombstones, listing.
+ * Every write re-signs the record and is committed with its view, indexes, history and change-log
+ * entry in one batch.
+ */
+export class HandleService {
+  readonly serviceAdmin: Identity;
+  private readonly now: () => number;
+  private readonly credentialCache = new Map<string, number>();
+
+  constructor(
+    readonly store: RecordStore,
+    readonly signer: Signer,
+    private readonly options: HandleServiceOptions,
+  ) {
+    this.serviceAdmin = { index: 300, handle: prefixHandle(options.prefix) };
+    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  get prefix(): string {
+    return this.options.prefix;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Reads
+
+  /** Hot path: pre-rendered status and body for an unfiltered resolution, or undefined. */
+  findView(handleText: string): Buffer | undefined {
+    return this.store.findView(foldHandleCase(handleText));
+  }
+
+  findRecord(handle: Handle): StoredRecord | undefined {
+    return this.store.findRecord(handle.key);
+  }
+
+  /** Parses and checks that the handle is served here. */
+  parseServed(text: string): Handle {
+    const handle = parseHandle(text);
+    if (!isHomed(handle, this.options.prefix)) throw new PrefixNotHomed(`Prefix ${handle.prefix} is not served here`);
+    return handle;
+  }
+
+  /** Resolution with `type`/`index` filters (OR-ed). No match is data, not an error. */
+  resolveFiltered(text: string, types: readonly string[], indexes: readonly number[]) {
+    const handle = this.parseServed(text);
+    const record = this.findRecord(handle);
+    if (!record) throw new HandleNotFound(undefined, { handle: text });
+    if (record.status === 'tombstoned') throw new HandleDeleted(undefined, { handle: record.id, tombstone: record.tombstone });
+    const selected = publicValues(record.values).filter(
+      (v) => indexes.includes(v.index) || types.some((t) => typeMatches(v.type, t)),
+    );
+    if (selected.length === 0) return { responseCode: 200 as const, values: [], handle: record.id }; // Handle.Net's key order
+    return handleResponse(record.id, selected);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Authentication
+
+  /** HTTP Basic against an HS_SECKEY value; successes are cached briefly so scrypt runs once. */
+  async authenticate(identityText: string, secret: string): Promise<Principal> {
+    const identity = parseIdentity(identityText);
+    const record = this.store.findRecord(foldHandleCase(identity.handle));
+    const seckey = record?.status === 'active' ? record.values.find((v) => v.index === identity.index && v.type === SECKEY_TYPE) : undefined;
+    // One message for unknown identities and wrong secrets: failures must not reveal which identities exist.
+    const failed = (): AuthFailed => new AuthFailed(`Authentication failed for ${formatIdentity(identity)}`);
+    if (!seckey) throw failed();
+    const stored = Buffer.from(seckey.data).toString('utf8');
+    const cacheKey = createHash('sha256').update(`${identityText}\u0000${secret}\u0000${stored}`).digest('base64');
+    const cachedUntil = this.credentialCache.get(cacheKey);
+    if (cachedUntil === undefined || cachedUntil < Date.now()) {
+      if (!(await verifySecret(secret, stored))) throw failed();
+      if (this.credentialCache.size > 10_000) this.credentialCache.clear();
+      this.credentialCache.set(cacheKey, Date.now() + 60_000);
+    }
+    return { identity, serverAdmin: sameIdentity(identity, this.serviceAdmin) };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Writes
+
+  async put(text: string, req: PutRequest, who: Principal): Promise<PutResult> {
+    const handle = req.mintNewSuffix ? this.mint(text) : this.parseServed(text);
+    const now = this.now();
+    const incoming = this.parseValues(req.values, now);
+    return this.store.exclusive(async () => {
+      const previous = this.findRecord(handle);
+      const live = previous?.status === 'active' ? previous : undefined;
+      let values: HandleValue[];
+      if (req.indexes) {
+        const wanted = [...new Set(req.indexes)].sort((a, b) => a - b).join(',');
+        const given = incoming.map((v) => v.index).sort((a, b) => a - b).join(',');
+        if (wanted !== given) throw new BodyInvalid(`index parameters (${wanted}) do not match the values' indexes (${given})`);
+        if (!previous) throw new HandleNotFound(undefined, { handle: text });
+        if (!live) throw new HandleDeleted(undefined, { handle: previous.id, tombstone: previous.tombstone });
+        if (!req.overwrite) {
+          const taken = incoming.find((v) => live.values.some((o) => o.index === v.index));
+          if (taken) throw new ValueExists(`Index ${taken.index} already exists`, { index: taken.index });
+        }
+        const replaced = new Set(incoming.map((v) => v.index));
+        values = [...live.values.filter((v) => !replaced.has(v.index) && v.type !== SIGNATURE_TYPE), ...incoming];
+      } else {
+        if (previous && !req.overwrite) throw new HandleExists(undefined, { handle: previous.id });
+        values = [...incoming];
+        const admins = incoming.some((v) => v.type === ADMIN_TYPE);
+        if (!admins && live) {
+          // A replacement that names no admins keeps the existing ones rather than orphaning the handle.
+          const used = new Set(incoming.map((v) => v.index));
+          values.push(...live.values.filter((v) => v.type === ADMIN_TYPE && !used.has(v.index)));
+        } else if (!admins) {
+          values.push(this.creatorAdmin(who.identity, incoming, now));
+        }
+      }
+      if (live) this.checkEdits(who, live, values);
+      else this.checkCreate(who, handle);
+      values = keepUnchangedTimestamps(values, live?.values ?? []);
+      const record = this.nextRecord(handle, previous, values, who, now);
+      await this.store.commit([this.recordWrite(handle, record, previous)]);
+      return { handle: record.id, created: !live };
+    });
+  }
+
+  async remove(text: string, indexes: readonly number[] | undefined, who: Principal, tomb: { reason?: string; successor?: string } = {}): Promise<StoredRecord> {
+    const handle = this.parseServed(text);
+    if (tomb.successor !== undefined) parseHandle(tomb.successor);
+    return this.store.exclusive(async () => {
+      const previous = this.findRecord(handle);
+      if (!previous) throw new HandleNotFound(undefined, { handle: text });
+      if (previous.status === 'tombstoned') throw new HandleDeleted(undefined, { handle: previous.id, tombstone: previous.tombstone });
+      const now = this.now();
+      let record: StoredRecord;
+      if (indexes && indexes.length > 0) {
+        for (const index of indexes) {
+          const v = previous.values.find((x) => x.index === index);
+          if (!v) throw new ValueNotFound(`No value at index ${index}`, { index });
+          if (v.type === SIGNATURE_TYPE) throw new ValueTypeReserved('The signature is maintained by the service');
+        }
+        const values = previous.values.filter((v) => !indexes.includes(v.index));
+        this.checkEdits(who, previous, values);
+        record = this.nextRecord(handle, previous, values, who, now);
+      } else {
+        requirePermission(who, previous.values, 'DELETE_HANDLE', previous.id);
+        const tombstone: Tombstone = {
+          reason: tomb.reason ?? 'deleted',
+          at: now,
+          ...(tomb.successor ? { successor: tomb.successor } : {}),
+        };
+        // The tombstone keeps the admins, so the same people can later re-create the handle.
+        const admins = previous.values.filter((v) => v.type === ADMIN_TYPE);
+        record = { ...this.nextRecord(handle, previous, admins, who, now), status: 'tombstoned', tombstone };
+      }
+      await this.store.commit([this.recordWrite(handle, record, previous)]);
+      return record;
+    });
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Listing
+
+  async list(prefixText: string, page: number | undefined, pageSize: number | undefined, who: Principal) {
+    const prefix = prefixText.toUpperCase().startsWith('0.NA/') ? prefixText.slice(5) : prefixText;
+    const prefixRecord = this.parseServed(prefixHandle(prefix));
+    const record = this.findRecord(prefixRecord);
+    requirePermission(who, record?.values ?? [], 'LIST_HANDLES', prefixRecord.text);
+    const term = `${PREFIX_INDEX}\u0000${foldHandleCase(prefix)}`;
+    const totalCount = await this.store.countIndex(term);
+    const paged = page !== undefined && pageSize !== undefined;
+    const handles = paged ? await this.store.indexIds(term, { offset: page * pageSize, limit: pageSize }) : await this.store.indexIds(term);
+    return { responseCode: 1, prefix: prefixText, totalCount: String(totalCount), ...(paged ? { page, pageSize } : {}), handles };
+  }
+
+  async prefixes(who: Principal) {
+    if (!who.serverAdmin) requirePermission(who, [], 'LIST_HANDLES', 'the prefix list');
+    const terms = await this.store.indexTermsOf(PREFIX_INDEX);
+    const all = new Set([foldHandleCase(this.options.prefix), ...terms]);
+    return { responseCode: 1, totalCount: String(all.size), prefixes: [...all].sort() };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Bulk import (offline: the caller holds the data directory and acts as the service admin)
+
+  async importBatch(lines: readonly ImportLine[], checkpoint: Readonly<Record<string, unknown>>): Promise<ImportOutcome> {
+    const now = this.now();
+    const admin: Principal = { identity: this.serviceAdmin, serverAdmin: true };
+    const parsed = lines.map((line) => {
+      try {
+        return { handle: this.parseServed(line.handle), values: this.parseValues(line.values, now) };
+      } catch (e) {
+        if (!(e instanceof CairnError)) throw e;
+        throw new ImportLineInvalid(`line ${line.line ?? '?'}: ${e.code}: ${e.message}`, { line: line.line, cause: e.code });
+      }
+    });
+    return this.store.exclusive(async () => {
+      const writes: RecordWrite[] = [];
+      const outcome = { created: 0, updated: 0, unchanged: 0 };
+      const seen = new Map<string, StoredRecord>();
+      for (const { handle, values: incoming } of parsed) {
+        const previous = seen.get(handle.key) ?? this.findRecord(handle);
+        let values = incoming.some((v) => v.type === ADMIN_TYPE) ? [...incoming] : [...incoming, this.creatorAdmin(admin.identity, incoming, now)];
+        if (previous?.status === 'active' && sameValues(previous.values, values, SIGNATURE_TYPE)) {
+          outcome.unchanged++;
+          continue;
+        }
+        values = keepUnchangedTimestamps(values, previous?.status === 'active' ? previous.values : []);
+        const record = this.nextRecord(handle, previous, values, admin, now);
+        writes.push(this.recordWrite(handle, record, previous));
+        seen.set(handle.key, record);
+        if (previous?.status === 'active') outcome.updated++;
+        else outcome.created++;
+      }
+      await this.store.commit(writes, checkpoint);
+      return outcome;
+    });
+  }
+
+  /** Writes a record as given, signed; for bootstrap records the service itself maintains. */
+  async writeSystemRecord(text: string, values: readonly HandleValue[]): Promise<void> {
+    const handle = parseHandle(text);
+    await this.store.exclusive(async () => {
+      const previous = this.findRecord(handle);
+      const admin: Principal = { identity: this.serviceAdmin, serverAdmin: true };
+      const record = this.nextRecord(handle, previous, keepUnchangedTimestamps([...values], previous?.values ?? []), admin, this.now());
+      await this.store.commit([this.recordWrite(handle, record, previous)]);
+    });
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Internals
+
+  private mint(text: string): Handle {
+    if (!text.endsWith('/')) throw new HandleInvalid('mintNewSuffix needs the path to end in "<prefix>/"');
+    return this.parseServed(`${text}${uuidv4()}`);
+  }
+
+  private parseValues(raw: readonly unknown[], now: number): HandleValue[] {
+    const seen = new Set<number>();
+    return raw.map((input, i) => {
+      const at = `values[${i}]`;
+      let v = valueFromJson(input, now, at);
+      if (v.type === SIGNATURE_TYPE) throw new ValueTypeReserved(`${at}: HS_SIGNATURE is computed by the service`);
+      if (seen.has(v.index)) throw new ValueIndexDuplicate(`${at}: index ${v.index} appears twice`, { index: v.index });
+      seen.add(v.index);
+      if (v.type === SECKEY_TYPE) v = this.protectSecret(v, input, at);
+      return v;
+    });
+  }
+
+  /** HS_SECKEY secrets are stored hashed and never public; without explicit permissions they get `1100`. */
+  private protectSecret(v: HandleValue, input: unknown, at: string): HandleValue {
+    const explicit = (input as { permissions?: unknown }).permissions !== undefined;
+    if (explicit && (v.permissions & PERM_PUBLIC_READ) !== 0) throw new ValueInvalid(`${at}: HS_SECKEY must not be publicly readable`);
+    const secret = Buffer.from(v.data).toString('utf8');
+    if (secret.length < 8) throw new ValueInvalid(`${at}: HS_SECKEY secret must be at least 8 characters`);
+    return { ...v, data: Buffer.from(hashSecret(secret)), permissions: explicit ? v.permissions : 0b1100 };
+  }
+
+  private creatorAdmin(identity: Identity, values: readonly HandleValue[], now: number): HandleValue {
+    let index = CREATOR_ADMIN_INDEX;
+    while (values.some((v) => v.index === index)) index++;
+    return {
+      index,
+      type: ADMIN_TYPE,
+      data: encodeAdmin({ handle: identity.handle, index: identity.index, permissions: DEFAULT_CREATOR_PERMISSIONS }),
+      ttlType: 'relative',
+      ttl: 86400,
+      timestamp: now,
+      permissions: 0b1110,
+      references: [],
+    };
+  }
+
+  private checkCreate(who: Principal, handle: Handle): void {
+    if (who.serverAdmin) return;
+    const prefix = foldHandleCase(handle.prefix) === '0.NA' ? undefined : this.findRecord(parseHandle(prefixHandle(handle.prefix)));
+    requirePermission(who, prefix?.values ?? [], 'ADD_HANDLE', prefixHandle(handle.prefix));
+  }
+
+  /** Each added, changed or removed value needs its permission; admin values need the admin ones. */
+  private checkEdits(who: Principal, current: StoredRecord, next: readonly HandleValue[]): void {
+    const before = new Map(current.values.filter((v) => v.type !== SIGNATURE_TYPE).map((v) => [v.index, v]));
+    const after = new Map(next.filter((v) => v.type !== SIGNATURE_TYPE).map((v) => [v.index, v]));
+    for (const [index, v] of after) {
+      const old = before.get(index);
+      const admin = v.type === ADMIN_TYPE || old?.type === ADMIN_TYPE;
+      if (!old) requirePermission(who, current.values, admin ? 'ADD_ADMIN' : 'ADD_VALUE', current.id);
+      else if (!sameValues([old], [v], SIGNATURE_TYPE)) requirePermission(who, current.values, admin ? 'MODIFY_ADMIN' : 'MODIFY_VALUE', current.id);
+    }
+    for (const [index, v] of before) {
+      if (!after.has(index)) requirePermission(who, current.values, v.type === ADMIN_TYPE ? 'REMOVE_ADMIN' : 'REMOVE_VALUE', current.id);
+    }
+  }
+
+  private nextRecord(handle: Handle, previous: StoredRecord | undefined, values: readonly HandleValue[], who: Principal, now: number): StoredRecord {
+    const signed = withSignature(handle.text, values, this.signer, {
+      issuer: this.options.issuer,
+      now,
+      validitySeconds: this.options.signatureValiditySeconds,
+    });
+    return {
+      id: previous?.status === 'active' ? previous.id : handle.text,
+      family: 'handle',
+      version: (previous?.version ?? 0) + 1,
+      created: previous?.created ?? now,
+      updated: now,
+      status: 'active',
+      owner: previous?.owner ?? formatIdentity(who.identity),
+      values: signed,
+    };
+  }
+
+  private recordWrite(handle: Handle, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
+    const terms = (r: StoredRecord | undefined): string[] =>
+      r?.status === 'active' ? [`${PREFIX_INDEX}\u0000${foldHandleCase(parseHandle(r.id).prefix)}`] : [];
+    return { key: handle.key, record, previous, view: renderHandleView(record), indexTerms: terms(record), previousIndexTerms: terms(previous) };
+  }
+}
+
+/** A value that did not change keeps its timestamp; changed and new values carry the write time. */
+function keepUnchangedTimestamps(values: readonly HandleValue[], previous: readonly HandleValue[]): HandleValue[] {
+  const old = new Map(previous.map((v) => [v.index, v]));
+  return values
+    .map((v) => {
+      const o = old.get(v.index);
+      if (!o || o.type === SIGNATURE_TYPE) return v;
+      const same = encodeValue({ ...o, timestamp: 0 }).equals(encodeValue({ ...v, timestamp: 0 }));
+      return same ? { ...v, timestamp: o.timestamp } : v;
+    })
+    .sort((a, b) => a.index - b.index);
+}

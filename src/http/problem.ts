@@ -1,0 +1,73 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  BodyForbiddenKey,
+  BodyInvalid,
+  BodyMalformedJson,
+  BodyTooLarge,
+  CairnError,
+  ERRORS,
+  InternalError,
+  MediaTypeUnsupported,
+  QueryInvalid,
+  RouteNotFound,
+} from '../errors.js';
+
+/** Turns anything thrown in a request into a CairnError with a stable code. */
+export function toCairnError(err: unknown): CairnError {
+  if (err instanceof CairnError) return err;
+  const e = err as FastifyError & { validationContext?: string };
+  if (e.validation) {
+    const where = e.validationContext ?? 'body';
+    return where === 'body' ? new BodyInvalid(e.message) : new QueryInvalid(e.message);
+  }
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new BodyTooLarge(e.message);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new MediaTypeUnsupported(e.message);
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new BodyInvalid('Body is empty');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new BodyInvalid(e.message);
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new BodyMalformedJson(e.message);
+    case 'FST_ERR_NOT_FOUND':
+      return new RouteNotFound();
+  }
+  if (/forbidden prototype property|forbidden constructor property/i.test(e.message ?? '')) return new BodyForbiddenKey(e.message);
+  if (e instanceof SyntaxError || (e.statusCode === 400 && /JSON/i.test(e.message ?? ''))) return new BodyMalformedJson(e.message);
+  return new InternalError();
+}
+
+const isHandleApi = (req: FastifyRequest): boolean => req.url.startsWith('/api/handles') || req.url.startsWith('/api/prefixes');
+
+/**
+ * Sends an error: Handle.Net's `{responseCode, message, handle}` on the Handle REST paths, RFC 9457
+ * problem+json with a stable `code` elsewhere.
+ */
+export function sendError(req: FastifyRequest, reply: FastifyReply, error: CairnError): FastifyReply {
+  const { status, handleCode, title } = ERRORS[error.code];
+  if (status === 401) reply.header('www-authenticate', 'Basic realm="handle"');
+  if (status >= 500) req.log.error({ err: error }, 'request failed');
+  const details = error.details ?? {};
+  if (isHandleApi(req)) {
+    const handle = typeof details.handle === 'string' ? details.handle : undefined;
+    const tombstone = details.tombstone as { reason: string; at: number; successor?: string } | undefined;
+    const body: Record<string, unknown> = { responseCode: handleCode, message: error.message };
+    if (handle !== undefined) body.handle = handle;
+    if (tombstone) {
+      body.tombstone = { reason: tombstone.reason, deletedAt: new Date(tombstone.at * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), ...(tombstone.successor ? { successor: tombstone.successor } : {}) };
+    }
+    return reply.code(status).type('application/json').send(body);
+  }
+  const problem: Record<string, unknown> = {
+    type: `https://cairn.invalid/errors/${error.code}`,
+    title,
+    status,
+    code: error.code,
+    detail: error.message,
+    instance: req.url,
+  };
+  for (const [k, v] of Object.entries(details)) if (!(k in problem)) problem[k] = v;
+  return reply.code(status).type('application/problem+json').send(problem);
+}

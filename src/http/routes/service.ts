@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import { HandleDeleted, HandleNotFound, NotReady } from '../../errors.js';
+import type { Service } from '../../service/bootstrap.js';
+import { resolveView } from '../../families/doa/views.js';
+import { decodeCompact } from '../../signing/jws.js';
+import { parseIdentifier } from '../../ids/scheme.js';
+import type { HttpMetrics } from '../metrics.js';
+import { errorsFor, problem } from '../schemas.js';
+
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+/** Resolution of any family, published keys, health, readiness and metrics. */
+export function serviceRoutes(app: FastifyInstance, service: Service, metrics: HttpMetrics): void {
+  app.get(
+    '/api/resolve/*',
+    {
+      schema: {
+        summary: 'Resolve any identifier by its canonical text form (hdl:PREFIX/SUFFIX)',
+        tags: ['resolve'],
+        params: { type: 'object', properties: { '*': { type: 'string' } } },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 404, 410) },
+      },
+    },
+    async (req) => {
+      const id = parseIdentifier((req.params as { '*': string })['*']);
+      const handle = service.handles.parseServed(id.handle.text);
+      const record = service.handles.findRecord(handle);
+      if (!record) throw new HandleNotFound(`No record for hdl:${handle.text}`);
+      if (record.status === 'tombstoned') throw new HandleDeleted(`hdl:${record.id} was deleted`, { tombstone: record.tombstone });
+      return resolveView(record, (jws) => {
+        const { header } = decodeCompact(jws);
+        return { kid: String(header.kid), alg: String(header.alg) };
+      });
+    },
+  );
+
+  app.get(
+    '/.well-known/jwks.json',
+    { schema: { summary: 'Keys that verify record signatures', tags: ['keys'], response: { 200: anyObject } } },
+    async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(service.signer.jwks()),
+  );
+
+  app.get('/healthz', { schema: { tags: ['operations'], response: { 200: anyObject } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { tags: ['operations'], response: { 200: anyObject, 503: problem } } }, async () => {
+    if (!service.store.isOpen) throw new NotReady('The store is not open');
+    return { status: 'ready', changeLog: service.store.lastSeq };
+  });
+
+  app.get('/metrics', { schema: { tags: ['operations'], hide: true } }, async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(
+      metrics.render({
+        cairn_changelog_position: { help: 'Sequence number of the last committed change.', value: service.store.lastSeq },
+        cairn_process_resident_memory_bytes: { help: 'Resident memory of the process.', value: process.memoryUsage().rss },
+      }),
+    ),
+  );
+}

@@ -1,0 +1,37 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateKeyPair, SIGNING_ALGORITHMS, type SigningAlg } from '../signing/algorithms.js';
+import { signingKey, verificationKey, type SigningKey, type VerificationKey } from '../signing/signer.js';
+
+/**
+ * Signing keys live in the certs directory, one pair per algorithm:
+ *   signing-<alg>.key.pem  PKCS#8 private key, mode 0600, gitignored
+ *   signing-<alg>.pub.pem  SPKI public key
+ * The active algorithm's key is created on first use; keys of other algorithms found there stay
+ * published for verification.
+ */
+const fileFor = (dir: string, alg: SigningAlg, kind: 'key' | 'pub'): string => join(dir, `signing-${alg.toLowerCase()}.${kind}.pem`);
+
+export function loadOrCreateSigningKeys(dir: string, active: SigningAlg): { active: SigningKey; others: VerificationKey[] } {
+  mkdirSync(dir, { recursive: true });
+  const keyFile = fileFor(dir, active, 'key');
+  if (!existsSync(keyFile)) {
+    const pair = generateKeyPair(active);
+    writeFileSync(keyFile, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    chmodSync(keyFile, 0o600);
+    writeFileSync(fileFor(dir, active, 'pub'), pair.publicKey.export({ format: 'pem', type: 'spki' }));
+  }
+  const privateKey = createPrivateKey(readFileSync(keyFile));
+  const activeKey = signingKey(privateKey, createPublicKey(privateKey));
+  const others: VerificationKey[] = [];
+  for (const alg of SIGNING_ALGORITHMS) {
+    const pub = fileFor(dir, alg, 'pub');
+    if (alg !== active && existsSync(pub)) others.push(verificationKey(createPublicKey(readFileSync(pub))));
+  }
+  return { active: activeKey, others };
+}
+
+export function listKeyFiles(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('signing-')) : [];
+}

@@ -1,0 +1,17 @@
+import { Level } from 'level';
+import { StoreLocked } from '../errors.js';
+import { RecordStore, type Db, type StoreOptions } from './store.js';
+
+/** Opens the LevelDB store in a directory; a directory held by another process is ERR_STORE_LOCKED. */
+export async function openStore(dir: string, options?: StoreOptions): Promise<RecordStore> {
+  const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as Db;
+  try {
+    return await RecordStore.open(db, options);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    if ((e as { code?: string }).code === 'LEVEL_DATABASE_NOT_OPEN' && /lock/i.test(String(cause?.message))) {
+      throw new StoreLocked(`Data directory ${dir} is in use by another Cairn process`);
+    }
+    throw e;
+  }
+}
