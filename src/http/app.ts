@@ -4,6 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { RouteNotFound } from '../errors.js';
 import type { Service } from '../service/bootstrap.js';
+import { parseJsonBody } from './json-body.js';
 import { HttpMetrics } from './metrics.js';
 import { sendError, toCairnError } from './problem.js';
 import { handleRoutes } from './routes/handles.js';
@@ -40,6 +41,16 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Only JSON bodies are accepted, through one strict parser.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
 
   app.setErrorHandler((err, req, reply) => sendError(req, reply, toCairnError(err)));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, new RouteNotFound(`No route for ${req.method} ${req.url.split('?')[0]}`)));

@@ -42,7 +42,7 @@ export function toCairnError(err: unknown): CairnError {
 const isHandleApi = (req: FastifyRequest): boolean => req.url.startsWith('/api/handles') || req.url.startsWith('/api/prefixes');
 
 /**
- * Sends an error: Handle.Net's `{responseCode, message, handle}` on the Handle REST paths, RFC 9457
+ * Sends an error: Handle.Net's `{responseCode, message, handle}` (plus `code`) on the Handle REST paths, RFC 9457
  * problem+json with a stable `code` elsewhere.
  */
 export function sendError(req: FastifyRequest, reply: FastifyReply, error: CairnError): FastifyReply {
@@ -52,12 +52,11 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, error: Cairn
   const details = error.details ?? {};
   if (isHandleApi(req)) {
     const handle = typeof details.handle === 'string' ? details.handle : undefined;
-    const tombstone = details.tombstone as { reason: string; at: number; successor?: string } | undefined;
     const body: Record<string, unknown> = { responseCode: handleCode, message: error.message };
     if (handle !== undefined) body.handle = handle;
-    if (tombstone) {
-      body.tombstone = { reason: tombstone.reason, deletedAt: new Date(tombstone.at * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'), ...(tombstone.successor ? { successor: tombstone.successor } : {}) };
-    }
+    // Cairn's stable code rides along after Handle.Net's fields; Handle clients ignore it.
+    body.code = error.code;
+    if (details.tombstone) body.tombstone = details.tombstone;
     return reply.code(status).type('application/json').send(body);
   }
   const problem: Record<string, unknown> = {

@@ -30,7 +30,7 @@ import type { Signer } from '../../signing/signer.js';
 import type { RecordStore, RecordWrite } from '../../store/store.js';
 import { requirePermission, type Principal } from './authorize.js';
 import { formatIdentity, parseIdentity, sameIdentity, type Identity } from './identity.js';
-import { handleResponse, publicValues, renderHandleView } from './views.js';
+import { handleResponse, publicValues, renderHandleView, tombstoneJson } from './views.js';
 
 export interface HandleServiceOptions {
   /** The service prefix, e.g. `20.5000`. */
@@ -122,7 +122,7 @@ export class HandleService {
     const handle = this.parseServed(text);
     const record = this.findRecord(handle);
     if (!record) throw new HandleNotFound(undefined, { handle: text });
-    if (record.status === 'tombstoned') throw new HandleDeleted(undefined, { handle: record.id, tombstone: record.tombstone });
+    if (record.status === 'tombstoned') throw new HandleDeleted(undefined, { handle: record.id, tombstone: tombstoneJson(record.tombstone) });
     const selected = publicValues(record.values).filter(
       (v) => indexes.includes(v.index) || types.some((t) => typeMatches(v.type, t)),
     );
@@ -168,7 +168,7 @@ export class HandleService {
         const given = incoming.map((v) => v.index).sort((a, b) => a - b).join(',');
         if (wanted !== given) throw new BodyInvalid(`index parameters (${wanted}) do not match the values' indexes (${given})`);
         if (!previous) throw new HandleNotFound(undefined, { handle: text });
-        if (!live) throw new HandleDeleted(undefined, { handle: previous.id, tombstone: previous.tombstone });
+        if (!live) throw new HandleDeleted(undefined, { handle: previous.id, tombstone: tombstoneJson(previous.tombstone) });
         if (!req.overwrite) {
           const taken = incoming.find((v) => live.values.some((o) => o.index === v.index));
           if (taken) throw new ValueExists(`Index ${taken.index} already exists`, { index: taken.index });
@@ -202,7 +202,7 @@ export class HandleService {
     return this.store.exclusive(async () => {
       const previous = this.findRecord(handle);
       if (!previous) throw new HandleNotFound(undefined, { handle: text });
-      if (previous.status === 'tombstoned') throw new HandleDeleted(undefined, { handle: previous.id, tombstone: previous.tombstone });
+      if (previous.status === 'tombstoned') throw new HandleDeleted(undefined, { handle: previous.id, tombstone: tombstoneJson(previous.tombstone) });
       const now = this.now();
       let record: StoredRecord;
       if (indexes && indexes.length > 0) {
@@ -247,7 +247,8 @@ export class HandleService {
 
   async prefixes(who: Principal) {
     if (!who.serverAdmin) requirePermission(who, [], 'LIST_HANDLES', 'the prefix list');
-    const terms = await this.store.indexTermsOf(PREFIX_INDEX);
+    // Prefix records (0.NA/<prefix>) are listed under 0.NA, which is no prefix of ours.
+    const terms = (await this.store.indexTermsOf(PREFIX_INDEX)).filter((t) => t !== '0.NA');
     const all = new Set([foldHandleCase(this.options.prefix), ...terms]);
     return { responseCode: 1, totalCount: String(all.size), prefixes: [...all].sort() };
   }

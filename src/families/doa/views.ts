@@ -1,6 +1,6 @@
 import { ERRORS } from '../../errors.js';
 import { isoSeconds, valueToJson, type HandleValueJson } from '../../records/handle-json.js';
-import type { StoredRecord } from '../../records/record.js';
+import type { StoredRecord, Tombstone } from '../../records/record.js';
 import { isPublicRead, type HandleValue } from '../../records/value.js';
 import { findSignature } from '../../signing/record-signature.js';
 
@@ -14,8 +14,8 @@ export function handleResponse(handle: string, values: readonly HandleValue[]): 
   return { responseCode: 1, handle, values: values.map(valueToJson) };
 }
 
-export function tombstoneJson(record: StoredRecord): Record<string, unknown> {
-  const t = record.tombstone;
+/** A tombstone as clients see it: reason, deletion time, successor. */
+export function tombstoneJson(t: Tombstone | undefined): Record<string, string> {
   return t ? { reason: t.reason, deletedAt: isoSeconds(t.at), ...(t.successor ? { successor: t.successor } : {}) } : {};
 }
 
@@ -23,7 +23,7 @@ export function tombstoneJson(record: StoredRecord): Record<string, unknown> {
 export function renderHandleView(record: StoredRecord): { status: number; body: Buffer } {
   if (record.status === 'tombstoned') {
     const { status, handleCode, title } = ERRORS.ERR_HANDLE_DELETED;
-    const body = { responseCode: handleCode, message: title, handle: record.id, tombstone: tombstoneJson(record) };
+    const body = { responseCode: handleCode, message: title, handle: record.id, code: 'ERR_HANDLE_DELETED', tombstone: tombstoneJson(record.tombstone) };
     return { status, body: Buffer.from(JSON.stringify(body)) };
   }
   return { status: 200, body: Buffer.from(JSON.stringify(handleResponse(record.id, publicValues(record.values)))) };

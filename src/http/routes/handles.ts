@@ -71,7 +71,10 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
         params: wildcard,
         querystring: {
           type: 'object',
-          properties: { type: { type: 'string', description: 'repeatable; trailing "." matches subtypes' }, index: { type: 'string', description: 'repeatable' } },
+          properties: {
+            type: { type: 'array', items: { type: 'string' }, description: 'repeatable; a trailing "." matches subtypes' },
+            index: { type: 'array', items: { type: 'string' }, description: 'repeatable' },
+          },
         },
         response: { 200: handleRecord, ...errorsFor(handleError, 400, 404, 410) },
       },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HandleDeleted, HandleNotFound, NotReady } from '../../errors.js';
 import type { Service } from '../../service/bootstrap.js';
-import { resolveView } from '../../families/doa/views.js';
+import { resolveView, tombstoneJson } from '../../families/doa/views.js';
 import { decodeCompact } from '../../signing/jws.js';
 import { parseIdentifier } from '../../ids/scheme.js';
 import type { HttpMetrics } from '../metrics.js';
@@ -26,7 +26,7 @@ export function serviceRoutes(app: FastifyInstance, service: Service, metrics: H
       const handle = service.handles.parseServed(id.handle.text);
       const record = service.handles.findRecord(handle);
       if (!record) throw new HandleNotFound(`No record for hdl:${handle.text}`);
-      if (record.status === 'tombstoned') throw new HandleDeleted(`hdl:${record.id} was deleted`, { tombstone: record.tombstone });
+      if (record.status === 'tombstoned') throw new HandleDeleted(`hdl:${record.id} was deleted`, { tombstone: tombstoneJson(record.tombstone) });
       return resolveView(record, (jws) => {
         const { header } = decodeCompact(jws);
         return { kid: String(header.kid), alg: String(header.alg) };

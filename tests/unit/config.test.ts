@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULTS, loadConfig, redactConfig } from '../../src/config.js';
+
+describe('configuration', () => {
+  it('uses the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ host: '127.0.0.1', httpPort: 8080, prefix: '20.5000', signingAlg: 'EdDSA', bodyLimit: 1048576, syncWrites: true });
+    expect(c.dataDir.endsWith('/data')).toBe(true);
+  });
+
+  it('reads every CAIRN_ variable', () => {
+    const c = loadConfig({
+      CAIRN_HOST: '::1',
+      CAIRN_HTTP_PORT: '0',
+      CAIRN_DATA_DIR: '/tmp/d',
+      CAIRN_CERTS_DIR: '/tmp/c',
+      CAIRN_PREFIX: '21.T1',
+      CAIRN_ADMIN_SECRET: 'long-enough-secret',
+      CAIRN_SIGNING_ALG: 'ES256',
+      CAIRN_LOG_LEVEL: 'warn',
+      CAIRN_SYNC_WRITES: 'false',
+      CAIRN_BODY_LIMIT: '2048',
+      CAIRN_SIGNATURE_VALIDITY: '3600',
+    });
+    expect(c).toEqual({
+      host: '::1',
+      httpPort: 0,
+      dataDir: '/tmp/d',
+      certsDir: '/tmp/c',
+      prefix: '21.T1',
+      adminSecret: 'long-enough-secret',
+      signingAlg: 'ES256',
+      logLevel: 'warn',
+      syncWrites: false,
+      bodyLimit: 2048,
+      signatureValiditySeconds: 3600,
+    });
+    expect(redactConfig(c).adminSecret).toBe('<redacted>');
+  });
+
+  it.each([
+    ['CAIRN_HTTP_PORT', '70000'],
+    ['CAIRN_HTTP_PORT', 'eighty'],
+    ['CAIRN_SIGNING_ALG', 'HS256'],
+    ['CAIRN_SIGNING_ALG', 'none'],
+    ['CAIRN_PREFIX', '0.NA'],
+    ['CAIRN_PREFIX', '20.5000/x'],
+    ['CAIRN_ADMIN_SECRET', 'short'],
+    ['CAIRN_LOG_LEVEL', 'loud'],
+    ['CAIRN_SYNC_WRITES', 'sometimes'],
+    ['CAIRN_BODY_LIMIT', '0'],
+  ])('%s=%s is ERR_CONFIG_INVALID', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ CAIRN_HTTP_PORT: '' }).httpPort).toBe(DEFAULTS.httpPort);
+  });
+});

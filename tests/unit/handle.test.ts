@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { isHandle, isHomed, parseHandle } from '../../src/ids/handle.js';
+import { parseIdentifier } from '../../src/ids/scheme.js';
+
+describe('parseHandle', () => {
+  it.each([
+    ['20.5000/abc', '20.5000', 'abc'],
+    ['20.5000/a/b/c', '20.5000', 'a/b/c'],
+    ['0.NA/20.5000', '0.NA', '20.5000'],
+    ['20.5000/ünïcödé 空白', '20.5000', 'ünïcödé 空白'],
+  ])('accepts %s', (text, prefix, suffix) => {
+    const h = parseHandle(text);
+    expect(h).toMatchObject({ text, prefix, suffix });
+  });
+
+  it('folds ASCII case only for the lookup key', () => {
+    expect(parseHandle('20.5000/AbC').key).toBe('20.5000/ABC');
+    expect(parseHandle('20.5000/ß').key).toBe('20.5000/ß');
+  });
+
+  it.each([
+    ['', 'empty'],
+    ['20.5000', 'no slash'],
+    ['/abc', 'empty prefix'],
+    ['20.5000/', 'empty suffix'],
+    ['20.5000/a\u0000b', 'NUL'],
+    ['20.5000/a\nb', 'newline'],
+    ['20.5000/a\u0085b', 'C1 control'],
+    ['20 5000/abc', 'space in prefix'],
+    [`20.5000/${'x'.repeat(1100)}`, 'overlong'],
+    ['20.5000/\ud800', 'lone surrogate'],
+  ])('rejects %j (%s) with ERR_HANDLE_INVALID', (text) => {
+    expect(() => parseHandle(text)).toThrow(expect.objectContaining({ code: 'ERR_HANDLE_INVALID' }));
+    expect(isHandle(text)).toBe(false);
+  });
+
+  it('knows which prefixes are served here', () => {
+    expect(isHomed(parseHandle('20.5000/x'), '20.5000')).toBe(true);
+    expect(isHomed(parseHandle('20.5000.7/x'), '20.5000')).toBe(true);
+    expect(isHomed(parseHandle('0.NA/20.5000'), '20.5000')).toBe(true);
+    expect(isHomed(parseHandle('20.50001/x'), '20.5000')).toBe(false);
+    expect(isHomed(parseHandle('10.1000/x'), '20.5000')).toBe(false);
+  });
+});
+
+describe('parseIdentifier', () => {
+  it('takes hdl: URNs and bare handles', () => {
+    expect(parseIdentifier('hdl:20.5000/abc').handle.text).toBe('20.5000/abc');
+    expect(parseIdentifier('20.5000/abc').handle.text).toBe('20.5000/abc');
+  });
+
+  it.each(['urn:oid:2.999', 'its:sign:DE.417:3K7QJ2~R', 'imei:260531793113837', 'mailto:x'])('answers %s as not supported yet', (id) => {
+    expect(() => parseIdentifier(id)).toThrow(expect.objectContaining({ code: 'ERR_IDENTIFIER_UNSUPPORTED' }));
+  });
+
+  it('rejects an empty identifier', () => {
+    expect(() => parseIdentifier('')).toThrow(expect.objectContaining({ code: 'ERR_IDENTIFIER_INVALID' }));
+  });
+});
