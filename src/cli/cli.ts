@@ -1,7 +1,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadClientConfig, loadConfig, type ClientConfig, type Config } from '../config.js';
-import { AuthRequired, BodyInvalid, CairnError, type ErrorCode, ERRORS } from '../errors.js';
+import { AuthRequired, CairnError, type ErrorCode, ERRORS } from '../errors.js';
 import { runServer } from '../server.js';
 import { importFile } from './import.js';
 
@@ -46,9 +46,24 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
   }
 }
 
+/** A command used wrongly: exit 64 (EX_USAGE) with the usage line, not a data error. */
+export class UsageError extends Error {}
+
 function requireArgs(args: readonly string[], n: number, usage: string): readonly string[] {
-  if (args.length !== n) throw new BodyInvalid(`usage: cairn ${usage}`);
+  if (args.length !== n) throw new UsageError(`usage: cairn ${usage}`);
   return args;
+}
+
+/** The server could not be reached: exit 69 (EX_UNAVAILABLE). */
+export class ServerUnreachable extends Error {}
+
+async function request(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    throw new ServerUnreachable(`cannot reach ${new URL(url).origin} (${cause}); is the server running? (CAIRN_URL)`);
+  }
 }
 
 async function serve(config: Config): Promise<undefined> {
@@ -72,7 +87,7 @@ async function serve(config: Config): Promise<undefined> {
 const encodePath = (id: string): string => id.split('/').map(encodeURIComponent).join('/');
 
 async function resolveCommand(client: ClientConfig, id: string): Promise<number> {
-  const res = await fetch(`${client.url}/api/resolve/${encodePath(id)}`);
+  const res = await request(`${client.url}/api/resolve/${encodePath(id)}`);
   const body = await res.text();
   process.stdout.write(`${body}\n`);
   return errorExit(res.status, body);
@@ -81,14 +96,15 @@ async function resolveCommand(client: ClientConfig, id: string): Promise<number>
 async function putCommand(config: Config, client: ClientConfig, handle: string, file: string): Promise<number> {
   const { identity, secret } = credentials(config, client);
   const user = encodeURIComponent(identity);
-  const res = await fetch(`${client.url}/api/handles/${encodePath(handle)}`, {
+  const body = readFileSync(file);
+  const res = await request(`${client.url}/api/handles/${encodePath(handle)}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}` },
-    body: readFileSync(file),
+    body,
   });
-  const body = await res.text();
-  process.stdout.write(`${body}\n`);
-  return errorExit(res.status, body);
+  const answer = await res.text();
+  process.stdout.write(`${answer}\n`);
+  return errorExit(res.status, answer);
 }
 
 function credentials(config: Config, client: ClientConfig): { identity: string; secret: string } {

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,10 +17,10 @@ export interface ImportResult {
   readonly seconds: number;
 }
 
+/** How far a file was imported: its first `lines` lines, whose content hashes to `sha256`. */
 interface Checkpoint {
-  readonly size: number;
-  readonly mtimeMs: number;
   readonly lines: number;
+  readonly sha256: string;
 }
 
 const BATCH = 1000;
@@ -27,8 +28,9 @@ const BATCH = 1000;
 /**
  * Bulk import of handles, one JSON object `{"handle": ..., "values": [...]}` per line. Each batch
  * of records is committed together with the file's checkpoint, so an interrupted import resumes
- * after the last committed batch; records already holding the same values are left untouched, so
- * importing a file twice changes nothing.
+ * after the last committed batch, provided the lines before it are still the same (checked by
+ * hash: a file that only grew resumes, an edited one starts over). Records already holding the
+ * same values are left untouched, so importing a file twice changes nothing.
  */
 export async function importFile(config: Config, file: string, opts: { progress: boolean }): Promise<ImportResult> {
   const path = resolve(file);
@@ -38,13 +40,15 @@ export async function importFile(config: Config, file: string, opts: { progress:
   const checkpointKey = `import:${path}`;
   try {
     const previous = await service.store.getMeta<Checkpoint>(checkpointKey);
-    const resumedAt = previous && previous.size === stat.size && previous.mtimeMs === stat.mtimeMs ? previous.lines : 0;
+    const resumedAt = previous && (await hashOfFirstLines(path, previous.lines)) === previous.sha256 ? previous.lines : 0;
+    const hash = createHash('sha256');
     const totals = { created: 0, updated: 0, unchanged: 0 };
     let lineNo = 0;
     let batch: ImportLine[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const outcome = await service.handles.importBatch(batch, { [checkpointKey]: { size: stat.size, mtimeMs: stat.mtimeMs, lines: lineNo } });
+      const checkpoint: Checkpoint = { lines: lineNo, sha256: hash.copy().digest('hex') };
+      const outcome = await service.handles.importBatch(batch, { [checkpointKey]: checkpoint });
       totals.created += outcome.created;
       totals.updated += outcome.updated;
       totals.unchanged += outcome.unchanged;
@@ -56,6 +60,7 @@ export async function importFile(config: Config, file: string, opts: { progress:
     for await (const text of lines) {
       lineNo++;
       lineBytes += Buffer.byteLength(text) + 1;
+      addLine(hash, text);
       if (lineNo <= resumedAt || text.trim() === '') continue;
       batch.push(parseLine(text, lineNo));
       if (batch.length >= BATCH) await flush();
@@ -67,6 +72,27 @@ export async function importFile(config: Config, file: string, opts: { progress:
   } finally {
     await service.close();
   }
+}
+
+/** Lines are hashed as text plus a newline, so CRLF and LF files of the same lines agree. */
+function addLine(hash: Hash, text: string): void {
+  hash.update(text).update('\n');
+}
+
+async function hashOfFirstLines(path: string, count: number): Promise<string> {
+  const hash = createHash('sha256');
+  let n = 0;
+  if (count > 0) {
+    const lines = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+    for await (const text of lines) {
+      addLine(hash, text);
+      if (++n >= count) {
+        lines.close();
+        break;
+      }
+    }
+  }
+  return n === count ? hash.digest('hex') : '';
 }
 
 function parseLine(text: string, lineNo: number): ImportLine {

@@ -1,13 +1,23 @@
 #!/usr/bin/env node
 import { CairnError } from '../errors.js';
-import { runCli } from './cli.js';
+import { runCli, ServerUnreachable, UsageError } from './cli.js';
 
 runCli(process.argv.slice(2)).then(
   (code) => {
     if (code !== undefined) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof CairnError) {
+    const fsCode = (err as NodeJS.ErrnoException)?.code;
+    if (err instanceof UsageError) {
+      process.stderr.write(`cairn: ${err.message}\n`);
+      process.exitCode = 64; // EX_USAGE
+    } else if (err instanceof ServerUnreachable) {
+      process.stderr.write(`cairn: ${err.message}\n`);
+      process.exitCode = 69; // EX_UNAVAILABLE
+    } else if (fsCode === 'ENOENT' || fsCode === 'EACCES' || fsCode === 'EISDIR') {
+      process.stderr.write(`cairn: cannot read ${(err as NodeJS.ErrnoException).path ?? 'file'}: ${fsCode}\n`);
+      process.exitCode = 66; // EX_NOINPUT
+    } else if (err instanceof CairnError) {
       process.stderr.write(`cairn: ${err.code}: ${err.message}\n`);
       process.exitCode = exitCodeFor(err);
     } else {

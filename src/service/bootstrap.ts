@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { HandleService } from '../families/doa/handle-service.js';
@@ -12,6 +12,7 @@ import { Signer } from '../signing/signer.js';
 import type { SigningAlg } from '../signing/algorithms.js';
 import { openStore } from '../store/open.js';
 import type { RecordStore } from '../store/store.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { loadOrCreateSigningKeys } from './key-files.js';
 
 /** HS_PUBKEY index of each algorithm's key on `0.NA/<prefix>`; the signer's `iss` names it. */
@@ -76,8 +77,6 @@ async function ensurePrefixRecord(config: Config, handles: HandleService, signer
 function writeGeneratedCredentials(config: Config, prefixRecord: string): string {
   const file = join(config.dataDir, 'admin-credentials.json');
   const secret = generateSecret();
-  if (existsSync(file)) chmodSync(file, 0o600);
-  writeFileSync(file, `${JSON.stringify({ identity: `${ADMIN_INDEX}:${prefixRecord}`, secret }, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileAtomic(file, `${JSON.stringify({ identity: `${ADMIN_INDEX}:${prefixRecord}`, secret }, null, 2)}\n`, 0o600);
   return secret;
 }

@@ -1,8 +1,9 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPair, SIGNING_ALGORITHMS, type SigningAlg } from '../signing/algorithms.js';
 import { signingKey, verificationKey, type SigningKey, type VerificationKey } from '../signing/signer.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 /**
  * Signing keys live in the certs directory, one pair per algorithm:
@@ -18,9 +19,9 @@ export function loadOrCreateSigningKeys(dir: string, active: SigningAlg): { acti
   const keyFile = fileFor(dir, active, 'key');
   if (!existsSync(keyFile)) {
     const pair = generateKeyPair(active);
-    writeFileSync(keyFile, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-    chmodSync(keyFile, 0o600);
-    writeFileSync(fileFor(dir, active, 'pub'), pair.publicKey.export({ format: 'pem', type: 'spki' }));
+    // Public half first: a private key file present means its pair is complete.
+    writeFileAtomic(fileFor(dir, active, 'pub'), pair.publicKey.export({ format: 'pem', type: 'spki' }), 0o644);
+    writeFileAtomic(keyFile, pair.privateKey.export({ format: 'pem', type: 'pkcs8' }), 0o600);
   }
   const privateKey = createPrivateKey(readFileSync(keyFile));
   const activeKey = signingKey(privateKey, createPublicKey(privateKey));

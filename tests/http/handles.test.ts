@@ -57,6 +57,15 @@ describe('PUT and GET /api/handles/{handle}', () => {
     expect(res.json().handle).toBe('20.5000/one');
   });
 
+  it('keeps the registered spelling and signs that spelling when a write uses another case', async () => {
+    expect((await put('20.5000/Mixed', [URL_VALUE])).statusCode).toBe(201);
+    expect((await put('20.5000/MIXED', [URL_VALUE, { index: 2, type: 'X', data: 'y' }])).statusCode).toBe(200);
+    const resolved = (await get('/api/resolve/hdl:20.5000/mixed')).json();
+    expect(resolved.handle).toBe('20.5000/Mixed');
+    const claims = JSON.parse(Buffer.from(resolved.signature.jws.split('.')[1], 'base64url').toString());
+    expect(claims.sub).toBe('20.5000/Mixed');
+  });
+
   it('replaces by default (200) and keeps the timestamp of unchanged values', async () => {
     const before = (await get('/api/handles/20.5000/one')).json();
     await new Promise((r) => setTimeout(r, 1100));

@@ -63,6 +63,15 @@ describe('first start and later starts', () => {
     await es.close();
   });
 
+  it('never lets a bulk import touch a prefix record', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cairn-boot-'));
+    const s = await startService(configIn(dir, { CAIRN_ADMIN_SECRET: 'given-admin-secret' }));
+    const line = { handle: '0.NA/20.5000', values: [{ index: 1, type: 'URL', data: 'https://x.example/' }], line: 3 };
+    await expect(s.handles.importBatch([line], {})).rejects.toMatchObject({ code: 'ERR_IMPORT_LINE_INVALID', message: expect.stringMatching(/^line 3: /) });
+    await expect(s.handles.authenticate('300:0.NA/20.5000', 'given-admin-secret')).resolves.toMatchObject({ serverAdmin: true });
+    await s.close();
+  });
+
   it('refuses a data directory another process holds (ERR_STORE_LOCKED)', async () => {
     dir = mkdtempSync(join(tmpdir(), 'cairn-boot-'));
     const held = await startService(configIn(dir));

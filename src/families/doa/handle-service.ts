@@ -261,7 +261,10 @@ export class HandleService {
     const admin: Principal = { identity: this.serviceAdmin, serverAdmin: true };
     const parsed = lines.map((line) => {
       try {
-        return { handle: this.parseServed(line.handle), values: this.parseValues(line.values, now) };
+        const handle = this.parseServed(line.handle);
+        // Prefix records hold the service's keys and admin secret: bulk loads never touch them.
+        if (foldHandleCase(handle.prefix) === '0.NA') throw new ValueTypeReserved('prefix records (0.NA/...) cannot be imported');
+        return { handle, values: this.parseValues(line.values, now) };
       } catch (e) {
         if (!(e instanceof CairnError)) throw e;
         throw new ImportLineInvalid(`line ${line.line ?? '?'}: ${e.code}: ${e.message}`, { line: line.line, cause: e.code });
@@ -368,13 +371,16 @@ export class HandleService {
   }
 
   private nextRecord(handle: Handle, previous: StoredRecord | undefined, values: readonly HandleValue[], who: Principal, now: number): StoredRecord {
-    const signed = withSignature(handle.text, values, this.signer, {
+    // A live handle keeps the spelling it was registered with, whatever case a later write used;
+    // the signature's `sub` names that same spelling.
+    const id = previous?.status === 'active' ? previous.id : handle.text;
+    const signed = withSignature(id, values, this.signer, {
       issuer: this.options.issuer,
       now,
       validitySeconds: this.options.signatureValiditySeconds,
     });
     return {
-      id: previous?.status === 'active' ? previous.id : handle.text,
+      id,
       family: 'handle',
       version: (previous?.version ?? 0) + 1,
       created: previous?.created ?? now,
