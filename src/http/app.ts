@@ -8,6 +8,7 @@ import { parseJsonBody } from './json-body.js';
 import { HttpMetrics } from './metrics.js';
 import { sendError, toCairnError } from './problem.js';
 import { handleRoutes } from './routes/handles.js';
+import { historyRoutes } from './routes/history.js';
 import { serviceRoutes } from './routes/service.js';
 
 export interface AppOptions {
@@ -57,6 +58,7 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
 
   handleRoutes(app, service.handles);
   serviceRoutes(app, service, metrics);
+  historyRoutes(app, service);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import { HandleNotFound, QueryInvalid } from '../../errors.js';
+import { isoSeconds, valueToJson } from '../../records/handle-json.js';
+import type { StoredRecord } from '../../records/record.js';
+import { parseIdentifier } from '../../ids/scheme.js';
+import { publicValues, tombstoneJson } from '../../families/doa/views.js';
+import type { Service } from '../../service/bootstrap.js';
+import { errorsFor, problem } from '../schemas.js';
+
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+function versionView(r: StoredRecord) {
+  return {
+    version: r.version,
+    status: r.status,
+    updated: isoSeconds(r.updated),
+    ...(r.tombstone ? { tombstone: tombstoneJson(r.tombstone) } : {}),
+    values: publicValues(r.values).map(valueToJson),
+  };
+}
+
+/** Every version of a record, and the change feed that orders all writes. */
+export function historyRoutes(app: FastifyInstance, service: Service): void {
+  app.get(
+    '/api/history/*',
+    {
+      schema: {
+        summary: 'All versions of a record, oldest first, each with its signed public values',
+        tags: ['history'],
+        params: { type: 'object', properties: { '*': { type: 'string' } } },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 404) },
+      },
+    },
+    async (req) => {
+      const id = parseIdentifier((req.params as { '*': string })['*']);
+      const handle = service.handles.parseServed(id.handle.text);
+      const current = service.handles.findRecord(handle);
+      if (!current) throw new HandleNotFound(`No record for hdl:${handle.text}`);
+      const older = await service.store.historyOf(handle.key);
+      return { id: `hdl:${current.id}`, versions: [...older, current].map(versionView) };
+    },
+  );
+
+  app.get(
+    '/api/changes',
+    {
+      schema: {
+        summary: 'The change log after position `since`, in commit order',
+        tags: ['history'],
+        querystring: {
+          type: 'object',
+          properties: { since: { type: 'string', description: 'change-log position, default 0' }, limit: { type: 'string', description: '1-1000, default 100' } },
+        },
+        response: { 200: anyObject, ...errorsFor(problem, 400) },
+      },
+    },
+    async (req) => {
+      const q = req.query as { since?: string; limit?: string };
+      const since = q.since === undefined ? 0 : Number(q.since);
+      const limit = q.limit === undefined ? 100 : Number(q.limit);
+      if (!/^\d{1,15}$/.test(q.since ?? '0')) throw new QueryInvalid('since must be a change-log position (0 or more)');
+      if (!/^\d{1,4}$/.test(q.limit ?? '100') || limit < 1 || limit > 1000) throw new QueryInvalid('limit must be 1 to 1000');
+      const entries = await service.store.changesSince(since, limit);
+      const changes = entries.map((e) => ({ seq: e.seq, id: `hdl:${e.id}`, version: e.version, op: e.op, at: isoSeconds(e.at) }));
+      return { since, next: entries.at(-1)?.seq ?? since, last: service.store.lastSeq, changes };
+    },
+  );
+}
