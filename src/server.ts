@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { redactConfig } from './config.js';
 import { buildApp } from './http/app.js';
+import { createLogging } from './http/logging.js';
 import { startService, type Service } from './service/bootstrap.js';
 
 export interface RunningServer {
@@ -14,16 +15,20 @@ export interface RunningServer {
 /** Process entry: config -> store -> listeners. Logs one JSON line with the bound addresses. */
 export async function runServer(config: Config): Promise<RunningServer> {
   const service = await startService(config);
-  const app = await buildApp(service, { logger: { level: config.logLevel } });
+  const logging = createLogging(config.logLevel);
+  const app = await buildApp(service, { logging });
   await app.listen({ host: config.host, port: config.httpPort });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
   app.log.info({ event: 'ready', http: `http://${config.host}:${port}`, prefix: config.prefix, config: redactConfig(config) }, 'cairn ready');
+  // The log is buffered; whoever waits for the ready line must not wait for the buffer to fill.
+  logging.flushSync();
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       await app.close();
       await service.close();
+      logging.flushSync();
     })());
   return { service, app, http: { host: config.host, port }, stop };
 }

@@ -1,10 +1,12 @@
-import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { RouteNotFound } from '../errors.js';
 import type { Service } from '../service/bootstrap.js';
+import { registerPreflight } from './cors.js';
+import { fastResolveServerFactory, type FastPath } from './fast-resolve.js';
 import { parseJsonBody } from './json-body.js';
+import { lazyChildLogger, registerAccessLog, type Logging } from './logging.js';
 import { HttpMetrics } from './metrics.js';
 import { sendError, toCairnError } from './problem.js';
 import { handleRoutes } from './routes/handles.js';
@@ -12,7 +14,13 @@ import { historyRoutes } from './routes/history.js';
 import { serviceRoutes } from './routes/service.js';
 
 export interface AppOptions {
-  readonly logger?: FastifyServerOptions['logger'];
+  /** The server's logging (`createLogging`); tests run without. */
+  readonly logging?: Logging;
+  /**
+   * Answer unfiltered handle resolutions in front of the router (src/http/fast-resolve.ts).
+   * Only real sockets see it; `app.inject()` always goes through fastify. Default true.
+   */
+  readonly fastResolve?: boolean;
 }
 
 /**
@@ -20,8 +28,17 @@ export interface AppOptions {
  * tests use `app.inject()`.
  */
 export async function buildApp(service: Service, options: AppOptions = {}): Promise<FastifyInstance> {
+  const metrics = new HttpMetrics();
+  const access = options.logging?.access;
+  const fast: FastPath = { handles: service.handles, metrics, access, closing: false, hits: 0 };
   const app = Fastify({
-    logger: options.logger ?? false,
+    ...(options.fastResolve === false ? {} : { serverFactory: fastResolveServerFactory(fast) }),
+    ...(options.logging ? { loggerInstance: options.logging.logger as FastifyBaseLogger } : { logger: false }),
+    // Request ids from the access log's counter, so fast-path and routed lines share one sequence.
+    ...(access ? { genReqId: () => access.nextId() } : {}),
+    // One access line per request (registerAccessLog) instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings) => lazyChildLogger(logger, bindings),
     bodyLimit: service.config.bodyLimit,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -30,11 +47,13 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 2048 },
   });
 
-  const metrics = new HttpMetrics();
   metrics.register(app);
+  app.addHook('preClose', (done) => {
+    fast.closing = true;
+    done();
+  });
+  if (access) registerAccessLog(app, access);
 
-  // Handle.Net's REST API is read by browser clients: CORS without credentials.
-  await app.register(cors, { origin: '*', credentials: false, methods: ['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'] });
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -56,8 +75,9 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   app.setErrorHandler((err, req, reply) => sendError(req, reply, toCairnError(err)));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, new RouteNotFound(`No route for ${req.method} ${req.url.split('?')[0]}`)));
 
+  registerPreflight(app);
   handleRoutes(app, service.handles);
-  serviceRoutes(app, service, metrics);
+  serviceRoutes(app, service, metrics, () => fast.hits);
   historyRoutes(app, service);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -11,6 +11,7 @@ import {
   QueryInvalid,
   RouteNotFound,
 } from '../errors.js';
+import { allowAnyOrigin } from './cors.js';
 
 /** Turns anything thrown in a request into a CairnError with a stable code. */
 export function toCairnError(err: unknown): CairnError {
@@ -51,6 +52,7 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, error: Cairn
   if (status >= 500) req.log.error({ err: error }, 'request failed');
   const details = error.details ?? {};
   if (isHandleApi(req)) {
+    allowAnyOrigin(reply);
     const handle = typeof details.handle === 'string' ? details.handle : undefined;
     const body: Record<string, unknown> = { responseCode: handleCode, message: error.message };
     if (handle !== undefined) body.handle = handle;

@@ -51,7 +51,12 @@ export function isHandle(input: unknown): input is string {
 
 /** Upper-cases ASCII letters only, as the Handle System compares handles. */
 export function foldHandleCase(text: string): string {
-  return text.replace(/[a-z]+/g, (s) => s.toUpperCase());
+  // On the hot read path: skip the copy when there is nothing to fold.
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x61 && c <= 0x7a) return text.replace(/[a-z]+/g, (s) => s.toUpperCase());
+  }
+  return text;
 }
 
 /** `0.NA/<prefix>`: the handle that describes a prefix (its admins and keys). */

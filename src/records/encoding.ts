@@ -145,10 +145,18 @@ export function writeValue(w: ByteWriter, v: HandleValue): void {
   for (const r of v.references) w.string(r.handle).u32(r.index);
 }
 
+// Values are immutable, and one write encodes each several times (digest, storage, comparison).
+const encodings = new WeakMap<HandleValue, Buffer>();
+
 export function encodeValue(v: HandleValue): Buffer {
-  const w = new ByteWriter(64 + v.data.length + v.type.length);
-  writeValue(w, v);
-  return w.finish();
+  let bytes = encodings.get(v);
+  if (!bytes) {
+    const w = new ByteWriter(64 + v.data.length + v.type.length);
+    writeValue(w, v);
+    bytes = w.finish();
+    encodings.set(v, bytes);
+  }
+  return bytes;
 }
 
 export function readValue(r: ByteReader): HandleValue {

@@ -1,5 +1,5 @@
 import { ValueInvalid } from '../errors.js';
-import { decodeValue, encodeValue } from './encoding.js';
+import { ByteReader, ByteWriter, encodeValue, readValue } from './encoding.js';
 import type { HandleValue } from './value.js';
 
 /**
@@ -32,24 +32,42 @@ export interface StoredRecord {
   readonly tombstone?: Tombstone;
 }
 
-/** Storage form: JSON whose values are the Base64 of their exact RFC 3651 encoding. */
-interface StoredRecordJson extends Omit<StoredRecord, 'values'> {
-  readonly values: readonly string[];
+/**
+ * Storage form, binary so that values keep their exact RFC 3651 bytes without Base64:
+ *
+ *   StoredRecord ::= <format: 1 octet = 1> <meta: 4-octet length + UTF-8 JSON>
+ *                    <count: 4 octets> { <value: 4-octet length + RFC 3651 HandleValue> }*
+ *
+ * where meta holds every field but `values`.
+ */
+const FORMAT = 1;
+
+export function serializeRecord(record: StoredRecord): Buffer {
+  const { values, ...meta } = record;
+  const w = new ByteWriter(256 + values.length * 128).u8(FORMAT).string(JSON.stringify(meta)).u32(values.length);
+  for (const v of values) w.lengthPrefixed(encodeValue(v));
+  return w.finish();
 }
 
-export function serializeRecord(record: StoredRecord): string {
-  const json: StoredRecordJson = { ...record, values: record.values.map((v) => encodeValue(v).toString('base64')) };
-  return JSON.stringify(json);
-}
-
-export function deserializeRecord(text: string): StoredRecord {
-  let json: StoredRecordJson;
+export function deserializeRecord(bytes: Uint8Array): StoredRecord {
+  const r = new ByteReader(bytes, 'stored record');
+  if (r.u8() !== FORMAT) throw new ValueInvalid('Unknown stored record format');
+  let meta: Omit<StoredRecord, 'values'>;
   try {
-    json = JSON.parse(text) as StoredRecordJson;
-  } catch {
-    throw new ValueInvalid('Stored record is not JSON');
+    meta = JSON.parse(r.string()) as Omit<StoredRecord, 'values'>;
+  } catch (e) {
+    if (e instanceof ValueInvalid) throw e;
+    throw new ValueInvalid('Stored record metadata is not JSON');
   }
-  return { ...json, values: json.values.map((b64) => decodeValue(Buffer.from(b64, 'base64'))) };
+  const count = r.u32();
+  const values: HandleValue[] = [];
+  for (let i = 0; i < count; i++) {
+    const inner = new ByteReader(r.lengthPrefixed(), 'stored value');
+    values.push(readValue(inner));
+    inner.end();
+  }
+  r.end();
+  return { ...meta, values };
 }
 
 /** Same values (index, type, data, ttl, permissions, references), timestamps and signature aside. */

@@ -4,7 +4,7 @@ import { RecordStore, type Db, type StoreOptions } from './store.js';
 
 /** Opens the LevelDB store in a directory; a directory held by another process is ERR_STORE_LOCKED. */
 export async function openStore(dir: string, options?: StoreOptions): Promise<RecordStore> {
-  const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' }) as unknown as Db;
+  const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as unknown as Db;
   try {
     return await RecordStore.open(db, options);
   } catch (e) {

@@ -1,22 +1,30 @@
-import type { AbstractLevel, AbstractSublevel, AbstractBatchOperation } from 'abstract-level';
+import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
 import { deserializeRecord, serializeRecord, type StoredRecord } from '../records/record.js';
+import { TwoGenerationCache } from './view-cache.js';
 
 /**
- * The only module that touches LevelDB. Every write (records, pre-rendered views, indexes, history,
- * change log, meta) is one atomic batch, so a crash leaves the old state or the new, never half.
+ * The only module that touches LevelDB. Every write (records with their pre-rendered views,
+ * indexes, history, change log, meta) is one atomic batch, so a crash leaves the old state or the
+ * new, never half.
  *
- * Key layout. Record keys are the identifier's lookup key (for handles, the case-folded handle).
- * Identifier parsers reject control characters, so U+0000 never occurs inside a component and can
- * separate them; the version and sequence numbers are fixed-width hex so that keys sort numerically.
+ * Key layout, as abstract-level sublevels lay it out (`!name!key`). Record keys are the
+ * identifier's lookup key (for handles, the case-folded handle). Identifier parsers reject control
+ * characters, so U+0000 never occurs inside a component and can separate them; the version and
+ * sequence numbers are fixed-width hex so that keys sort numerically.
  *
- *   records   <key>                     -> record JSON (values as RFC 3651 Base64)
- *   views     <key>                     -> u16 HTTP status || pre-rendered response body
- *   history   <key> 00 <version:8 hex>  -> the record JSON that version replaced
+ *   records   <key>                     -> RecordEntry (below)
+ *   history   <key> 00 <version:8 hex>  -> the record (binary) that version replaced
  *   changes   <seq:16 hex>              -> change-log entry JSON
  *   index     <name> 00 <term> 00 <key> -> the record's id (e.g. prefix 00 20.5000 00 20.5000/ABC)
  *   meta      <name>                    -> JSON
+ *
+ *   RecordEntry ::= <viewLength: 4 octets> <status: 2 octets> <view body> <record: serializeRecord>
+ *
+ * The view is the exact response the hot read path sends (status and body), so reading it parses
+ * nothing. Writes go through one chained batch on the root database with the sublevel prefixes
+ * applied here: the per-operation sublevel machinery costs more than the LevelDB write itself.
  */
-export type Db = AbstractLevel<string | Buffer | Uint8Array, string, string>;
+export type Db = AbstractLevel<string | Buffer | Uint8Array, string, Buffer>;
 type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>;
 
 export const SEP = '\u0000';
@@ -46,25 +54,38 @@ export interface RecordWrite {
 export interface StoreOptions {
   /** fsync every batch (survives power loss, not only process death). */
   readonly sync: boolean;
+  /** Views kept in memory per cache generation (0 turns the cache off). */
+  readonly viewCacheSize?: number;
 }
 
 export class RecordStore {
-  readonly records: Sub<string>;
-  readonly views: Sub<Buffer>;
-  readonly history: Sub<string>;
+  readonly records: Sub<Buffer>;
+  readonly history: Sub<Buffer>;
   readonly changes: Sub<string>;
   readonly index: Sub<string>;
   readonly meta: Sub<string>;
+  private readonly prefix: { records: string; history: string; changes: string; index: string; meta: string };
+  private readonly views: TwoGenerationCache<string, Buffer> | undefined;
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
 
   private constructor(readonly db: Db, private readonly options: StoreOptions) {
-    this.records = db.sublevel('records', { valueEncoding: 'utf8' }) as Sub<string>;
-    this.views = db.sublevel<string, Buffer>('views', { valueEncoding: 'buffer' }) as unknown as Sub<Buffer>;
-    this.history = db.sublevel('history', { valueEncoding: 'utf8' }) as Sub<string>;
-    this.changes = db.sublevel('changes', { valueEncoding: 'utf8' }) as Sub<string>;
-    this.index = db.sublevel('index', { valueEncoding: 'utf8' }) as Sub<string>;
-    this.meta = db.sublevel('meta', { valueEncoding: 'utf8' }) as Sub<string>;
+    const sub = <V>(name: string, valueEncoding: 'buffer' | 'utf8'): Sub<V> =>
+      db.sublevel<string, V>(name, { valueEncoding } as never) as unknown as Sub<V>;
+    this.records = sub('records', 'buffer');
+    this.history = sub('history', 'buffer');
+    this.changes = sub('changes', 'utf8');
+    this.index = sub('index', 'utf8');
+    this.meta = sub('meta', 'utf8');
+    this.prefix = {
+      records: this.records.prefix,
+      history: this.history.prefix,
+      changes: this.changes.prefix,
+      index: this.index.prefix,
+      meta: this.meta.prefix,
+    };
+    const size = options.viewCacheSize ?? 50_000;
+    this.views = size > 0 ? new TwoGenerationCache(size) : undefined;
   }
 
   static async open(db: Db, options: StoreOptions = { sync: true }): Promise<RecordStore> {
@@ -99,14 +120,25 @@ export class RecordStore {
     return run;
   }
 
-  findRecord(key: string): StoredRecord | undefined {
-    const text = this.records.getSync(key);
-    return text === undefined ? undefined : deserializeRecord(text);
+  private entry(key: string): Buffer | undefined {
+    return this.db.getSync(this.prefix.records + key) ?? undefined;
   }
 
-  /** Hot path: the pre-rendered response bytes, no JSON parsed. */
+  findRecord(key: string): StoredRecord | undefined {
+    const entry = this.entry(key);
+    return entry === undefined ? undefined : deserializeRecord(entry.subarray(4 + entry.readUInt32BE(0)));
+  }
+
+  /** Hot path: `<status: 2 octets> <body>` of the pre-rendered response, no JSON parsed. */
   findView(key: string): Buffer | undefined {
-    return this.views.getSync(key);
+    const cached = this.views?.get(key);
+    if (cached !== undefined) return cached;
+    const entry = this.entry(key);
+    if (entry === undefined) return undefined;
+    // A copy, so the cache does not pin the record bytes that share the entry's memory.
+    const view = Buffer.from(entry.subarray(4, 4 + entry.readUInt32BE(0)));
+    this.views?.set(key, view);
+    return view;
   }
 
   /**
@@ -114,33 +146,41 @@ export class RecordStore {
    * optional meta entries, in one batch. Call inside `exclusive`.
    */
   async commit(writes: readonly RecordWrite[], meta: Readonly<Record<string, unknown>> = {}): Promise<ChangeEntry[]> {
-    const ops: AbstractBatchOperation<Db, string, string | Buffer>[] = [];
+    const batch = this.db.batch();
     const entries: ChangeEntry[] = [];
+    const p = this.prefix;
     let seq = this.seq;
-    for (const w of writes) {
-      const { key, record, previous } = w;
-      ops.push({ type: 'put', sublevel: this.records, key, value: serializeRecord(record) } as never);
-      const view = Buffer.allocUnsafe(2 + w.view.body.length);
-      view.writeUInt16BE(w.view.status, 0);
-      w.view.body.copy(view, 2);
-      ops.push({ type: 'put', sublevel: this.views, key, value: view } as never);
-      if (previous) {
-        ops.push({ type: 'put', sublevel: this.history, key: historyKey(key, previous.version), value: serializeRecord(previous) } as never);
+    try {
+      for (const w of writes) {
+        const { key, record, previous } = w;
+        const stored = serializeRecord(record);
+        const entry = Buffer.allocUnsafe(4 + 2 + w.view.body.length + stored.length);
+        entry.writeUInt32BE(2 + w.view.body.length, 0);
+        entry.writeUInt16BE(w.view.status, 4);
+        w.view.body.copy(entry, 6);
+        stored.copy(entry, 6 + w.view.body.length);
+        batch.put(p.records + key, entry);
+        if (previous) batch.put(p.history + historyKey(key, previous.version), serializeRecord(previous));
+        const next = new Set(w.indexTerms);
+        for (const term of w.previousIndexTerms) if (!next.has(term)) batch.del(`${p.index}${term}${SEP}${key}`);
+        for (const term of next) batch.put(`${p.index}${term}${SEP}${key}`, Buffer.from(record.id));
+        const op = !previous ? 'create' : record.status === 'tombstoned' ? 'delete' : 'update';
+        const change: ChangeEntry = { seq: ++seq, key, id: record.id, version: record.version, op, at: record.updated };
+        batch.put(p.changes + seqKey(change.seq), Buffer.from(JSON.stringify(change)));
+        entries.push(change);
       }
-      const next = new Set(w.indexTerms);
-      for (const term of w.previousIndexTerms) {
-        if (!next.has(term)) ops.push({ type: 'del', sublevel: this.index, key: `${term}${SEP}${key}` } as never);
-      }
-      for (const term of next) ops.push({ type: 'put', sublevel: this.index, key: `${term}${SEP}${key}`, value: record.id } as never);
-      const op = !previous ? 'create' : record.status === 'tombstoned' ? 'delete' : 'update';
-      const entry: ChangeEntry = { seq: ++seq, key, id: record.id, version: record.version, op, at: record.updated };
-      ops.push({ type: 'put', sublevel: this.changes, key: seqKey(entry.seq), value: JSON.stringify(entry) } as never);
-      entries.push(entry);
+      for (const [name, value] of Object.entries(meta)) batch.put(p.meta + name, Buffer.from(JSON.stringify(value)));
+    } catch (e) {
+      await batch.close();
+      throw e;
     }
-    for (const [name, value] of Object.entries(meta)) {
-      ops.push({ type: 'put', sublevel: this.meta, key: name, value: JSON.stringify(value) } as never);
+    try {
+      await batch.write({ sync: this.options.sync } as never);
+    } finally {
+      // Drop cached views of what was written, whether or not the batch landed; the next read
+      // fetches the state LevelDB holds.
+      for (const w of writes) this.views?.delete(w.key);
     }
-    await this.db.batch(ops as never, { sync: this.options.sync } as never);
     this.seq = seq;
     return entries;
   }
@@ -198,6 +238,19 @@ export class RecordStore {
     const out: ChangeEntry[] = [];
     for await (const v of this.changes.values({ gt: seqKey(since), limit })) out.push(JSON.parse(v) as ChangeEntry);
     return out;
+  }
+
+  /** Every record key with its record, in key order (consistency checks, backups). */
+  async *allRecords(): AsyncGenerator<[string, StoredRecord]> {
+    for await (const [key, entry] of this.records.iterator()) {
+      yield [key, deserializeRecord(entry.subarray(4 + entry.readUInt32BE(0)))];
+    }
+  }
+
+  /** The pre-rendered view stored for a key, bypassing the cache (consistency checks). */
+  storedView(key: string): Buffer | undefined {
+    const entry = this.entry(key);
+    return entry === undefined ? undefined : entry.subarray(4, 4 + entry.readUInt32BE(0));
   }
 }
 

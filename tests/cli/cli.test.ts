@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foldHandleCase } from '../../src/ids/handle.js';
-import { deserializeRecord, type StoredRecord } from '../../src/records/record.js';
+import type { StoredRecord } from '../../src/records/record.js';
 import { loadOrCreateSigningKeys } from '../../src/service/key-files.js';
 import { verifyRecordSignature } from '../../src/signing/record-signature.js';
 import { Signer } from '../../src/signing/signer.js';
@@ -47,7 +47,7 @@ async function withStore<T>(dataDir: string, fn: (store: RecordStore) => Promise
 
 async function allRecords(store: RecordStore): Promise<Map<string, StoredRecord>> {
   const out = new Map<string, StoredRecord>();
-  for await (const [key, text] of store.records.iterator()) out.set(key, deserializeRecord(text));
+  for await (const [key, record] of store.allRecords()) out.set(key, record);
   return out;
 }
 

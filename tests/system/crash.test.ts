@@ -62,7 +62,7 @@ async function inspectStore(dataDir: string, signer: Signer, problems: string[])
   const store = await openStore(join(dataDir, 'leveldb'), { sync: false });
   try {
     const records = new Map<string, StoredRecord>();
-    for await (const [key, text] of store.records.iterator()) records.set(key, deserializeRecord(text));
+    for await (const [key, record] of store.allRecords()) records.set(key, record);
 
     // Change log: contiguous sequence from 1; per key, versions 1..version in order, ops matching.
     const versions = new Map<string, number[]>();
@@ -108,10 +108,12 @@ async function inspectStore(dataDir: string, signer: Signer, problems: string[])
     }
     for (const key of index.keys()) if (!expectedIndex.has(key)) problems.push(`index: stray entry ${JSON.stringify(key)}`);
 
-    // Views: one per record, exactly the pre-rendered response of its current state.
+    // Views: one per record (stored in the same entry), exactly the pre-rendered response of its current state.
     const views = new Map<string, Buffer>();
-    for await (const [key, view] of store.views.iterator()) views.set(key, view);
-    for (const key of views.keys()) if (!records.has(key)) problems.push(`views: stray view for ${key}`);
+    for (const key of records.keys()) {
+      const view = store.storedView(key);
+      if (view) views.set(key, view);
+    }
 
     const now = Math.floor(Date.now() / 1000);
     for (const [key, record] of records) {
