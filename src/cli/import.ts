@@ -3,7 +3,8 @@ import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Config } from '../config.js';
-import { CairnError, ImportLineInvalid } from '../errors.js';
+import { type CairnError, ImportLineInvalid } from '../errors.js';
+import { parseJsonBody } from '../records/strict-json.js';
 import type { ImportLine } from '../families/doa/handle-service.js';
 import { startService } from '../service/bootstrap.js';
 
@@ -98,13 +99,17 @@ async function hashOfFirstLines(path: string, count: number): Promise<string> {
 function parseLine(text: string, lineNo: number): ImportLine {
   let json: unknown;
   try {
-    json = JSON.parse(text, (key, value: unknown) => {
-      if (key === '__proto__' || key === 'constructor') throw new ImportLineInvalid(`line ${lineNo}: forbidden key "${key}"`);
-      return value;
-    });
-  } catch (e) {
-    if (e instanceof CairnError) throw e;
+    json = JSON.parse(text);
+  } catch {
     throw new ImportLineInvalid(`line ${lineNo}: not JSON`, { line: lineNo });
+  }
+  // The same strictness as HTTP bodies; the full check runs only when the text could need it.
+  if (text.includes('__proto__') || text.includes('constructor')) {
+    try {
+      parseJsonBody(text);
+    } catch (e) {
+      throw new ImportLineInvalid(`line ${lineNo}: ${(e as CairnError).message}`, { line: lineNo });
+    }
   }
   const o = json as { handle?: unknown; values?: unknown };
   if (typeof o !== 'object' || o === null || typeof o.handle !== 'string' || !Array.isArray(o.values)) {

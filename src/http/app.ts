@@ -5,7 +5,7 @@ import { RouteNotFound } from '../errors.js';
 import type { Service } from '../service/bootstrap.js';
 import { registerPreflight } from './cors.js';
 import { fastResolveServerFactory, type FastPath } from './fast-resolve.js';
-import { parseJsonBody } from './json-body.js';
+import { parseJsonBody } from '../records/strict-json.js';
 import { lazyChildLogger, registerAccessLog, type Logging } from './logging.js';
 import { HttpMetrics } from './metrics.js';
 import { sendError, toCairnError } from './problem.js';

@@ -37,8 +37,16 @@ export interface HandleValueJson {
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** ISO-8601 UTC, seconds resolution, trailing Z: `2025-01-02T03:04:05Z`. */
+let lastIsoSecond = -1;
+let lastIso = '';
+
 export function isoSeconds(epochSeconds: number): string {
-  return new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // The values of one write share their timestamp: remember the last one formatted.
+  if (epochSeconds !== lastIsoSecond) {
+    lastIso = new Date(epochSeconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    lastIsoSecond = epochSeconds;
+  }
+  return lastIso;
 }
 
 /** Handle.Net's `looksLikeBinary`: invalid UTF-8, or control bytes other than \t \n \v \f \r and 0x0E-0x13. */

@@ -16,9 +16,12 @@ export interface JwsHeader {
 
 const b64url = (data: string | Uint8Array): string => Buffer.from(data).toString('base64url');
 
-export function signCompact(header: JwsHeader, payload: unknown, privateKey: KeyObject): string {
-  const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
-  const signature = sign(digestFor(header.alg), Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+export function signCompact(header: JwsHeader | string, payload: unknown, privateKey: KeyObject, alg?: SigningAlg): string {
+  // A signer that signs many tokens passes its header already encoded (and then its alg).
+  const encodedHeader = typeof header === 'string' ? header : b64url(JSON.stringify(header));
+  const signingAlg = typeof header === 'string' ? alg! : header.alg;
+  const signingInput = `${encodedHeader}.${b64url(JSON.stringify(payload))}`;
+  const signature = sign(digestFor(signingAlg), Buffer.from(signingInput), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 

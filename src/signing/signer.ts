@@ -33,14 +33,16 @@ export function signingKey(privateKey: KeyObject, publicKey: KeyObject): Signing
  */
 export class Signer {
   private readonly byKid: Map<string, VerificationKey>;
+  private encodedHeader: string | undefined;
 
   constructor(readonly active: SigningKey, verifyOnly: readonly VerificationKey[] = []) {
     this.byKid = new Map([[active.kid, active], ...verifyOnly.map((k) => [k.kid, k] as const)]);
   }
 
   sign(payload: unknown, typ?: string): string {
-    const header = typ ? { alg: this.active.alg, kid: this.active.kid, typ } : { alg: this.active.alg, kid: this.active.kid };
-    return signCompact(header, payload, this.active.privateKey);
+    if (typ) return signCompact({ alg: this.active.alg, kid: this.active.kid, typ }, payload, this.active.privateKey);
+    this.encodedHeader ??= Buffer.from(JSON.stringify({ alg: this.active.alg, kid: this.active.kid })).toString('base64url');
+    return signCompact(this.encodedHeader, payload, this.active.privateKey, this.active.alg);
   }
 
   /** Verifies with the key the token names; the key decides the algorithm. */

@@ -76,7 +76,7 @@ describe('resolution fast path over a real socket', () => {
     const before = await fastHits();
     const encoded = await fetch(`${base}/api/handles/20.5000/a%20b`);
     expect(encoded.status).toBe(200);
-    expect((await encoded.json()).handle).toBe('20.5000/a b');
+    expect(((await encoded.json()) as { handle: string }).handle).toBe('20.5000/a b');
     expect((await fetch(`${base}/api/handles/20.5000/a%20b?type=URL`)).status).toBe(200);
     expect((await fetch(`${base}/api/handles/20.5000/a%20b`, { method: 'HEAD' })).status).toBe(200);
     expect(await fastHits()).toBe(before);
