@@ -177,6 +177,19 @@ describe('cairn import', () => {
     });
   });
 
+  it.each([
+    ['__proto__', '{"handle":"20.5000/p","values":[{"index":1,"type":"URL","data":"x","__proto__":{"admin":true}}]}'],
+    ['constructor.prototype', '{"handle":"20.5000/p","values":[{"index":1,"type":"URL","data":"x","constructor":{"prototype":{}}}]}'],
+  ])('refuses a line with a %s key (exit 65) and imports nothing of its batch', async (_name, bad) => {
+    const { dataDir, env } = freshEnv({ CAIRN_ADMIN_SECRET: SECRET });
+    const file = join(root, `proto-${_name}.ndjson`);
+    writeNdjson(file, 5, { 3: bad });
+    const r = await runCairn(['import', file], env);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/ERR_IMPORT_LINE_INVALID: line 3: .*(__proto__|constructor\.prototype)/);
+    await withStore(dataDir, async (store) => expect(store.lastSeq).toBe(1)); // the prefix record only
+  });
+
   it('stops at an invalid line with exit 65, keeps the batches before it, and resumes after the fix', { timeout: 60_000 }, async () => {
     const { dataDir, env } = freshEnv({ CAIRN_ADMIN_SECRET: SECRET });
     const file = join(root, 'broken-json.ndjson');
