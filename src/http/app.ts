@@ -4,8 +4,8 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { RouteNotFound } from '../errors.js';
 import type { Service } from '../service/bootstrap.js';
 import { registerPreflight } from './cors.js';
-import { fastResolveServerFactory, type FastPath } from './fast-resolve.js';
 import { parseJsonBody } from '../records/strict-json.js';
+import { fastResolveServerFactory, type FastPath } from './fast-resolve.js';
 import { lazyChildLogger, registerAccessLog, type Logging } from './logging.js';
 import { HttpMetrics } from './metrics.js';
 import { sendError, toCairnError } from './problem.js';
@@ -40,8 +40,6 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
     logController: new LogController({ disableRequestLogging: true }),
     childLoggerFactory: (logger, bindings) => lazyChildLogger(logger, bindings),
     bodyLimit: service.config.bodyLimit,
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
     return503OnClosing: true,
     // Handles contain "/" and are case-insensitive only in their own way: no router rewriting.
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 2048 },
@@ -62,7 +60,8 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  // Only JSON bodies are accepted, through one strict parser.
+  // Only JSON bodies are accepted, through one strict parser (it refuses __proto__ and
+  // constructor.prototype keys itself, with their own code).
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {

@@ -635,7 +635,8 @@ function report(opts: Options, machine: Machine, started: Date, seconds: number,
   L.push('');
   L.push(
     'HTTP figures are the median requests/s over the rounds; the ratio is median(Cairn) / median(bare). The default log level is',
-    '`info`, at which fastify logs every request (two JSON lines); `warn` turns request logging off.',
+    '`info`, at which Cairn writes one access line per request (buffered, pino line format); `warn` turns the access log off.',
+    'Unfiltered resolutions of stored handles are answered ahead of fastify\'s router (src/http/fast-resolve.ts), from the stored view.',
     '',
   );
 
