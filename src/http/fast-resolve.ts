@@ -34,18 +34,14 @@ export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: Server
   if (req.method !== 'GET' || url === undefined || !url.startsWith(PATH) || fast.closing || url.includes('?') || url.includes('%')) {
     return false;
   }
-  const started = process.hrtime.bigint();
+  const started = performance.now();
   const view = fast.handles.findView(url.slice(PATH.length));
   if (view === undefined) return false;
   const status = view.readUInt16BE(0);
   const body = view.subarray(2);
-  res.writeHead(status, {
-    'content-type': CONTENT_TYPE,
-    'content-length': body.length,
-    [CORS_ORIGIN_HEADER]: '*',
-  });
+  res.writeHead(status, ['content-type', CONTENT_TYPE, 'content-length', String(body.length), CORS_ORIGIN_HEADER, '*']);
   res.end(body);
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = (performance.now() - started) / 1000;
   fast.hits++;
   fast.metrics.observe('GET', ROUTE, status, seconds);
   fast.access?.write(fast.access.nextId(), 'GET', url, status, seconds * 1000);

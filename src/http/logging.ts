@@ -32,6 +32,13 @@ export function createLogging(level: string): Logging {
   };
 }
 
+// Printable ASCII without `"` and `\` needs no escaping in JSON.
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(text: string): string {
+  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
 /**
  * Access lines in pino's own line format (level 30, time, msg), written straight to the log
  * destination: serialising a fixed shape by hand costs a fraction of pino's generic path, and an
@@ -47,7 +54,7 @@ export class AccessLog {
 
   write(reqId: string, method: string, url: string, status: number, ms: number): void {
     this.out.line(
-      `{"level":30,"time":${Date.now()},"msg":"request","reqId":"${reqId}","method":${JSON.stringify(method)},"url":${JSON.stringify(url)},"status":${status},"ms":${Math.round(ms * 100) / 100}}`,
+      `{"level":30,"time":${Date.now()},"msg":"request","reqId":"${reqId}","method":${jsonString(method)},"url":${jsonString(url)},"status":${status},"ms":${Math.round(ms * 100) / 100}}`,
     );
   }
 

@@ -51,13 +51,13 @@ export function isHandle(input: unknown): input is string {
 
 /** Upper-cases ASCII letters only, as the Handle System compares handles. */
 export function foldHandleCase(text: string): string {
-  // On the hot read path: skip the copy when there is nothing to fold.
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x61 && c <= 0x7a) return text.replace(/[a-z]+/g, (s) => s.toUpperCase());
-  }
-  return text;
+  // On the hot read path: printable ASCII (nearly every handle) folds natively; elsewhere only
+  // a-z may change, never other letters (toUpperCase would turn ß into SS).
+  if (PRINTABLE_ASCII.test(text)) return text.toUpperCase();
+  return text.replace(/[a-z]+/g, (s) => s.toUpperCase());
 }
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /** `0.NA/<prefix>`: the handle that describes a prefix (its admins and keys). */
 export function prefixHandle(prefix: string): string {

@@ -36,3 +36,20 @@ describe('LineWriter', () => {
     w.flushSync();
   });
 });
+
+describe('AccessLog', () => {
+  it('writes one JSON line per request in pino line format, escaping what needs it', async () => {
+    const { AccessLog } = await import('../../src/http/logging.js');
+    open();
+    const w = new LineWriter(fd, 4096, 10_000);
+    const log = new AccessLog(w);
+    log.write(log.nextId(), 'GET', '/api/handles/20.5000/plain', 200, 0.123456);
+    log.write(log.nextId(), 'PUT', '/api/handles/20.5000/a"b\\c/ünï', 201, 12);
+    w.flushSync();
+    const lines = readFileSync(file(), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toEqual([
+      { level: 30, time: expect.any(Number), msg: 'request', reqId: 'r1', method: 'GET', url: '/api/handles/20.5000/plain', status: 200, ms: 0.12 },
+      { level: 30, time: expect.any(Number), msg: 'request', reqId: 'r2', method: 'PUT', url: '/api/handles/20.5000/a"b\\c/ünï', status: 201, ms: 12 },
+    ]);
+  });
+});
