@@ -15,3 +15,5 @@ export { valueDigest, verifyRecordSignature, withSignature, type SignaturePayloa
 export { buildApp } from './http/app.js';
 export { startService, type Service } from './service/bootstrap.js';
 export { runServer } from './server.js';
+export { parseOid, isOid, oidFromArcs, type Oid } from './ids/oid.js';
+export { encodeOid, decodeOid, encodeRelativeOid, decodeRelativeOid } from './asn1/oid-der.js';
