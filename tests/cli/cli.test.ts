@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import { Signer } from '../../src/signing/signer.js';
 import { openStore } from '../../src/store/open.js';
 import type { RecordStore } from '../../src/store/store.js';
 import { killAllChildren, requireBuiltCli, runCairn, startServer, type ServerChild } from '../helpers/child.js';
+import { hasTool } from '../helpers/tools.js';
 
 /** The `cairn` command as users run it: the compiled CLI in a child process. */
 
@@ -175,6 +177,18 @@ describe('cairn import', () => {
       }
       expect(recordUrl(store.findRecord(foldHandleCase(handleOf(8))))).toBe(urlOf(8));
     });
+  });
+
+  it.runIf(hasTool('script', ['--version']))('draws a progress bar when stderr is a terminal (through script(1))', async () => {
+    const { env } = freshEnv({ CAIRN_ADMIN_SECRET: SECRET });
+    const file = join(root, 'progress.ndjson');
+    writeNdjson(file, 2500);
+    const cli = join(process.cwd(), 'dist', 'src', 'cli', 'main.js');
+    const r = spawnSync('script', ['-qec', `node ${cli} import ${file}`, '/dev/null'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\[#{10,}\.*\] \d+\.\d% +1000 lines/);
+    expect(r.stdout).toMatch(/\[#{30}\] 100\.0% +2500 lines/);
+    expect(r.stdout).toContain('"created":2500');
   });
 
   it.each([
