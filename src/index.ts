@@ -17,3 +17,5 @@ export { startService, type Service } from './service/bootstrap.js';
 export { runServer } from './server.js';
 export { parseOid, isOid, oidFromArcs, type Oid } from './ids/oid.js';
 export { encodeOid, decodeOid, encodeRelativeOid, decodeRelativeOid } from './asn1/oid-der.js';
+export { parseOidIri, formatOidIri } from './ids/oid-iri.js';
+export { parseOidValueNotation, formatOidValueNotation } from './ids/oid-asn1.js';
