@@ -47,6 +47,7 @@ export const ERRORS = {
   ERR_SIGNATURE_INVALID: { status: 422, handleCode: 2, title: 'Signature does not verify' },
   ERR_IMPORT_LINE_INVALID: { status: 400, handleCode: 4, title: 'Invalid import line' },
   ERR_STORE_LOCKED: { status: 503, handleCode: 2, title: 'Data directory is in use by another process' },
+  ERR_RECORD_PROTECTED: { status: 409, handleCode: 400, title: 'The service keeps this record and its keys' },
   ERR_OID_INVALID: { status: 400, handleCode: 4, title: 'Invalid object identifier' },
   ERR_OID_LIMIT: { status: 400, handleCode: 4, title: 'Object identifier exceeds a limit' },
   ERR_DER_INVALID: { status: 400, handleCode: 4, title: 'Invalid DER encoding' },
@@ -110,6 +111,7 @@ export class ConfigInvalid extends CairnError { constructor(...a: Detailed) { su
 export class SignatureInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_SIGNATURE_INVALID', ...a); } }
 export class ImportLineInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IMPORT_LINE_INVALID', ...a); } }
 export class StoreLocked extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_LOCKED', ...a); } }
+export class RecordProtected extends CairnError { constructor(...a: Detailed) { super('ERR_RECORD_PROTECTED', ...a); } }
 export class OidInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_OID_INVALID', ...a); } }
 export class OidLimit extends CairnError { constructor(...a: Detailed) { super('ERR_OID_LIMIT', ...a); } }
 export class DerInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DER_INVALID', ...a); } }

@@ -42,6 +42,7 @@ export async function startService(config: Config): Promise<Service> {
     prefix: config.prefix,
     issuer: `${KEY_INDEX[signer.active.alg]}:${prefixRecord}`,
     signatureValiditySeconds: config.signatureValiditySeconds,
+    signingKeyIndexes: Object.values(KEY_INDEX),
   });
   try {
     await ensurePrefixRecord(config, handles, signer);

@@ -10,6 +10,7 @@ import {
   HandleInvalid,
   HandleNotFound,
   PrefixNotHomed,
+  RecordProtected,
   ValueExists,
   ValueIndexDuplicate,
   ValueInvalid,
@@ -38,6 +39,8 @@ export interface HandleServiceOptions {
   /** `index:handle` of the signing key's HS_PUBKEY, the `iss` of every record signature. */
   readonly issuer: string;
   readonly signatureValiditySeconds: number;
+  /** HS_PUBKEY indexes of the signing keys on the service record (protected from edits). */
+  readonly signingKeyIndexes?: readonly number[];
   /** Seconds since the epoch; injectable for tests. */
   readonly now?: () => number;
 }
@@ -82,6 +85,8 @@ const CREATOR_ADMIN_INDEX = 100;
  */
 export class HandleService {
   readonly serviceAdmin: Identity;
+  /** HS_PUBKEY indexes of the service's signing keys on its own record. */
+  readonly protectedKeyIndexes: ReadonlySet<number>;
   private readonly now: () => number;
   private readonly credentialCache = new Map<string, number>();
 
@@ -91,6 +96,7 @@ export class HandleService {
     private readonly options: HandleServiceOptions,
   ) {
     this.serviceAdmin = { index: 300, handle: prefixHandle(options.prefix) };
+    this.protectedKeyIndexes = new Set(options.signingKeyIndexes ?? []);
     this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
   }
 
@@ -189,6 +195,7 @@ export class HandleService {
       }
       if (live) this.checkEdits(who, live, values);
       else this.checkCreate(who, handle);
+      this.checkProtected(handle, values);
       values = keepUnchangedTimestamps(values, live?.values ?? []);
       const record = this.nextRecord(handle, previous, values, who, now);
       await this.store.commit([this.recordWrite(handle, record, previous)]);
@@ -213,9 +220,11 @@ export class HandleService {
         }
         const values = previous.values.filter((v) => !indexes.includes(v.index));
         this.checkEdits(who, previous, values);
+        this.checkProtected(handle, values);
         record = this.nextRecord(handle, previous, values, who, now);
       } else {
         requirePermission(who, previous.values, 'DELETE_HANDLE', previous.id);
+        if (handle.key === this.serviceRecordKey) throw new RecordProtected(`${previous.id} is the service's own record`, { handle: previous.id });
         const tombstone: Tombstone = {
           reason: tomb.reason ?? 'deleted',
           at: now,
@@ -347,6 +356,29 @@ export class HandleService {
       permissions: 0b1110,
       references: [],
     };
+  }
+
+  private get serviceRecordKey(): string {
+    return foldHandleCase(this.serviceAdmin.handle);
+  }
+
+  /**
+   * The service record keeps what the service runs on: the admin's HS_SECKEY (which may be
+   * replaced, not removed) and every signing key's HS_PUBKEY (which stay, so old signatures verify).
+   */
+  private checkProtected(handle: Handle, next: readonly HandleValue[]): void {
+    if (handle.key !== this.serviceRecordKey) return;
+    const current = this.findRecord(handle);
+    const kept = (index: number, type: string): boolean => next.some((v) => v.index === index && v.type === type);
+    const needed = (current?.values ?? []).filter(
+      (v) => (v.type === SECKEY_TYPE && v.index === this.serviceAdmin.index) || (v.type === 'HS_PUBKEY' && this.protectedKeyIndexes.has(v.index)),
+    );
+    for (const v of needed) {
+      if (v.type === 'HS_PUBKEY' && !next.some((n) => n.index === v.index && encodeValue({ ...n, timestamp: 0 }).equals(encodeValue({ ...v, timestamp: 0 })))) {
+        throw new RecordProtected(`HS_PUBKEY ${v.index} is a signing key of this service and cannot change or go`, { handle: handle.text });
+      }
+      if (!kept(v.index, v.type)) throw new RecordProtected(`${v.type} ${v.index} of the service record cannot be removed`, { handle: handle.text });
+    }
   }
 
   private checkCreate(who: Principal, handle: Handle): void {
