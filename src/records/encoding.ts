@@ -15,7 +15,6 @@ import type { HandleValue, TtlType, ValueReference } from './value.js';
  *   references   4-octet count, then each: UTF8-String handle + 4-octet index
  */
 
-const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** A small growable big-endian writer; the codecs in this folder share it. */
@@ -67,7 +66,12 @@ export class ByteWriter {
   }
 
   string(s: string): this {
-    return this.lengthPrefixed(utf8.encode(s));
+    // Encoded in place: no intermediate byte array per string.
+    const length = Buffer.byteLength(s, 'utf8');
+    this.u32(length);
+    this.ensure(length);
+    this.len += this.buf.write(s, this.len, 'utf8');
+    return this;
   }
 
   finish(): Buffer {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { encodeValue } from '../records/encoding.js';
 import { isPublicRead, type HandleValue } from '../records/value.js';
 import { SignatureInvalid } from '../errors.js';
@@ -31,7 +31,7 @@ export interface SignaturePayload {
 }
 
 export function valueDigest(value: HandleValue): string {
-  return createHash('sha256').update(encodeValue(value).subarray(8)).digest('base64');
+  return hash('sha256', encodeValue(value).subarray(8), 'base64');
 }
 
 /** The values a signature covers: publicly readable, not a signature. */

@@ -19,6 +19,7 @@ describe('Handle.Net JSON view: output', () => {
       NOW,
     );
     expect(v.ttlType).toBe('absolute');
+    expect(Object.keys(valueToJson(v))).toEqual(['index', 'type', 'data', 'permissions', 'ttl', 'timestamp', 'references']);
     expect(valueToJson(v)).toMatchObject({ permissions: '1010', ttl: '2030-01-01T00:00:00Z', references: [{ handle: '20.5000/r', index: 1 }] });
   });
 
@@ -84,5 +85,28 @@ describe('Handle.Net JSON view: input errors', () => {
     ['a string', 'ERR_VALUE_INVALID'],
   ])('%j -> %s', (input, code) => {
     expect(() => valueFromJson(input, NOW)).toThrow(expect.objectContaining({ code }));
+  });
+});
+
+describe('renderValueJson', () => {
+  it('writes exactly JSON.stringify(valueToJson(v)) for every kind of value', async () => {
+    const { renderValueJson } = await import('../../src/records/handle-json.js');
+    const { randomBytes } = await import('node:crypto');
+    const jwk = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' });
+    const inputs: unknown[] = [
+      { index: 1, type: 'URL', data: 'https://example.org/"quoted"\\/ünï\u2028' },
+      { index: 2, type: 'BIN', data: { format: 'hex', value: '00ff10' } },
+      { index: 3, type: 'X', data: 'x', permissions: '1010', ttl: '2030-01-01T00:00:00Z', references: [{ handle: '20.5000/r', index: 1 }] },
+      { index: 100, type: 'HS_ADMIN', data: { format: 'admin', value: { handle: '0.NA/20.5000', index: 300, permissions: '011111110011' } } },
+      { index: 200, type: 'HS_VLIST', data: { format: 'vlist', value: [{ handle: '0.NA/20.5000', index: 300 }] } },
+      { index: 300, type: 'HS_PUBKEY', data: { format: 'key', value: jwk } },
+      { index: 4, type: 'tÿpe "q"', data: '' },
+    ];
+    for (let i = 0; i < 50; i++) inputs.push({ index: 10 + i, type: 'RAND', data: { format: 'base64', value: randomBytes(i).toString('base64') } });
+    for (const input of inputs) {
+      const v = valueFromJson(input, NOW);
+      expect(renderValueJson(v)).toBe(JSON.stringify(valueToJson(v)));
+    }
+    expect(renderValueJson({ ...valueFromJson(inputs[0], NOW), timestamp: 0 })).toBe(JSON.stringify(valueToJson({ ...valueFromJson(inputs[0], NOW), timestamp: 0 })));
   });
 });

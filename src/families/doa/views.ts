@@ -1,5 +1,5 @@
 import { ERRORS } from '../../errors.js';
-import { isoSeconds, valueToJson, type HandleValueJson } from '../../records/handle-json.js';
+import { isoSeconds, renderValueJson, valueToJson, type HandleValueJson } from '../../records/handle-json.js';
 import type { StoredRecord, Tombstone } from '../../records/record.js';
 import { isPublicRead, type HandleValue } from '../../records/value.js';
 import { findSignature } from '../../signing/record-signature.js';
@@ -26,7 +26,8 @@ export function renderHandleView(record: StoredRecord): { status: number; body: 
     const body = { responseCode: handleCode, message: title, handle: record.id, code: 'ERR_HANDLE_DELETED', tombstone: tombstoneJson(record.tombstone) };
     return { status, body: Buffer.from(JSON.stringify(body)) };
   }
-  return { status: 200, body: Buffer.from(JSON.stringify(handleResponse(record.id, publicValues(record.values)))) };
+  const values = publicValues(record.values).map(renderValueJson).join(',');
+  return { status: 200, body: Buffer.from(`{"responseCode":1,"handle":${JSON.stringify(record.id)},"values":[${values}]}`) };
 }
 
 /** `GET /api/resolve/{id}`: the record, its bookkeeping and its signature, for any family. */
