@@ -51,6 +51,9 @@ export const ERRORS = {
   ERR_OID_INVALID: { status: 400, handleCode: 4, title: 'Invalid object identifier' },
   ERR_OID_LIMIT: { status: 400, handleCode: 4, title: 'Object identifier exceeds a limit' },
   ERR_DER_INVALID: { status: 400, handleCode: 4, title: 'Invalid DER encoding' },
+  ERR_OID_NOT_FOUND: { status: 404, handleCode: 100, title: 'OID not registered' },
+  ERR_OID_DELETED: { status: 410, handleCode: 100, title: 'OID deleted' },
+  ERR_OID_EXISTS: { status: 409, handleCode: 101, title: 'OID already registered' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -115,6 +118,9 @@ export class RecordProtected extends CairnError { constructor(...a: Detailed) { 
 export class OidInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_OID_INVALID', ...a); } }
 export class OidLimit extends CairnError { constructor(...a: Detailed) { super('ERR_OID_LIMIT', ...a); } }
 export class DerInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DER_INVALID', ...a); } }
+export class OidNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_OID_NOT_FOUND', ...a); } }
+export class OidDeleted extends CairnError { constructor(...a: Detailed) { super('ERR_OID_DELETED', ...a); } }
+export class OidExists extends CairnError { constructor(...a: Detailed) { super('ERR_OID_EXISTS', ...a); } }
 
 export function isCairnError(e: unknown): e is CairnError {
   return e instanceof CairnError;

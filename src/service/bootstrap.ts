@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { HandleService } from '../families/doa/handle-service.js';
+import { OidService } from '../families/oid/oid-service.js';
 import { prefixHandle } from '../ids/handle.js';
 import { encodeAdmin } from '../records/admin.js';
 import { ALL_ADMIN_PERMISSIONS } from '../records/permissions.js';
@@ -24,6 +25,7 @@ export interface Service {
   readonly store: RecordStore;
   readonly signer: Signer;
   readonly handles: HandleService;
+  readonly oids: OidService;
   close(): Promise<void>;
 }
 
@@ -44,13 +46,17 @@ export async function startService(config: Config): Promise<Service> {
     signatureValiditySeconds: config.signatureValiditySeconds,
     signingKeyIndexes: Object.values(KEY_INDEX),
   });
+  const oids = new OidService(store, signer, {
+    issuer: `${KEY_INDEX[signer.active.alg]}:${prefixRecord}`,
+    signatureValiditySeconds: config.signatureValiditySeconds,
+  });
   try {
     await ensurePrefixRecord(config, handles, signer);
   } catch (e) {
     await store.close();
     throw e;
   }
-  return { config, store, signer, handles, close: () => store.close() };
+  return { config, store, signer, handles, oids, close: () => store.close() };
 }
 
 async function ensurePrefixRecord(config: Config, handles: HandleService, signer: Signer): Promise<void> {

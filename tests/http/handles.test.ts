@@ -297,7 +297,7 @@ describe('other endpoints', () => {
   it('/api/resolve answers problem+json for unknown, unsupported and invalid identifiers', async () => {
     const cases: [string, number, string][] = [
       ['/api/resolve/hdl:20.5000/missing', 404, 'ERR_HANDLE_NOT_FOUND'],
-      ['/api/resolve/urn:oid:2.999', 400, 'ERR_IDENTIFIER_UNSUPPORTED'],
+      ['/api/resolve/imei:260531793113837', 400, 'ERR_IDENTIFIER_UNSUPPORTED'],
       ['/api/resolve/hdl:20.5000', 400, 'ERR_HANDLE_INVALID'],
     ];
     for (const [url, status, code] of cases) {

@@ -44,12 +44,14 @@ describe('parseHandle', () => {
 });
 
 describe('parseIdentifier', () => {
-  it('takes hdl: URNs and bare handles', () => {
-    expect(parseIdentifier('hdl:20.5000/abc').handle.text).toBe('20.5000/abc');
-    expect(parseIdentifier('20.5000/abc').handle.text).toBe('20.5000/abc');
+  it('takes hdl: URNs, bare handles, urn:oid: and OID-IRIs', () => {
+    expect(parseIdentifier('hdl:20.5000/abc')).toMatchObject({ family: 'handle', handle: { text: '20.5000/abc' } });
+    expect(parseIdentifier('20.5000/abc')).toMatchObject({ family: 'handle', handle: { text: '20.5000/abc' } });
+    expect(parseIdentifier('urn:oid:2.999.1')).toMatchObject({ family: 'oid', oid: { text: '2.999.1' } });
+    expect(parseIdentifier('oid:/Example/1')).toMatchObject({ family: 'oid', oid: { text: '2.999.1' } });
   });
 
-  it.each(['urn:oid:2.999', 'its:sign:DE.417:3K7QJ2~R', 'imei:260531793113837', 'mailto:x'])('answers %s as not supported yet', (id) => {
+  it.each(['its:sign:DE.417:3K7QJ2~R', 'imei:260531793113837', 'mailto:x'])('answers %s as not supported yet', (id) => {
     expect(() => parseIdentifier(id)).toThrow(expect.objectContaining({ code: 'ERR_IDENTIFIER_UNSUPPORTED' }));
   });
 

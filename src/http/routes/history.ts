@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { HandleNotFound, QueryInvalid } from '../../errors.js';
+import { HandleNotFound, OidNotFound, QueryInvalid } from '../../errors.js';
+import { oidRecordKey } from '../../families/oid/oid-service.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import type { StoredRecord } from '../../records/record.js';
 import { parseIdentifier } from '../../ids/scheme.js';
@@ -33,6 +34,12 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
     },
     async (req) => {
       const id = parseIdentifier((req.params as { '*': string })['*']);
+      if (id.family === 'oid') {
+        const current = service.oids.find(id.oid);
+        if (!current) throw new OidNotFound(`${id.oid.text} is not registered`, { oid: id.oid.text });
+        const older = await service.store.historyOf(oidRecordKey(id.oid));
+        return { id: `urn:oid:${current.id}`, versions: [...older, current].map(versionView) };
+      }
       const handle = service.handles.parseServed(id.handle.text);
       const current = service.handles.findRecord(handle);
       if (!current) throw new HandleNotFound(`No record for hdl:${handle.text}`);
@@ -61,7 +68,7 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
       if (!/^\d{1,15}$/.test(q.since ?? '0')) throw new QueryInvalid('since must be a change-log position (0 or more)');
       if (!/^\d{1,4}$/.test(q.limit ?? '100') || limit < 1 || limit > 1000) throw new QueryInvalid('limit must be 1 to 1000');
       const entries = await service.store.changesSince(since, limit);
-      const changes = entries.map((e) => ({ seq: e.seq, id: `hdl:${e.id}`, version: e.version, op: e.op, at: isoSeconds(e.at) }));
+      const changes = entries.map((e) => ({ seq: e.seq, id: e.key.startsWith('oid:') ? `urn:oid:${e.id}` : `hdl:${e.id}`, version: e.version, op: e.op, at: isoSeconds(e.at) }));
       return { since, next: entries.at(-1)?.seq ?? since, last: service.store.lastSeq, changes };
     },
   );

@@ -15,7 +15,7 @@ export function serviceRoutes(app: FastifyInstance, service: Service, metrics: H
     '/api/resolve/*',
     {
       schema: {
-        summary: 'Resolve any identifier by its canonical text form (hdl:PREFIX/SUFFIX)',
+        summary: 'Resolve any identifier by its canonical text form (hdl:PREFIX/SUFFIX, urn:oid:2.999.1, oid:/Example/1)',
         tags: ['resolve'],
         params: { type: 'object', properties: { '*': { type: 'string' } } },
         response: { 200: anyObject, ...errorsFor(problem, 400, 404, 410) },
@@ -23,6 +23,7 @@ export function serviceRoutes(app: FastifyInstance, service: Service, metrics: H
     },
     async (req) => {
       const id = parseIdentifier((req.params as { '*': string })['*']);
+      if (id.family === 'oid') return service.oids.view(id.oid.text);
       const handle = service.handles.parseServed(id.handle.text);
       const record = service.handles.findRecord(handle);
       if (!record) throw new HandleNotFound(`No record for hdl:${handle.text}`);
