@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { RouteNotFound } from '../errors.js';
+import { IdentifierInvalid, RouteNotFound } from '../errors.js';
 import type { Service } from '../service/bootstrap.js';
 import { registerPreflight } from './cors.js';
 import { parseJsonBody } from '../records/strict-json.js';
@@ -42,6 +42,10 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
     childLoggerFactory: (logger, bindings) => lazyChildLogger(logger, bindings),
     bodyLimit: service.config.bodyLimit,
     return503OnClosing: true,
+    // A URL that does not decode (bad percent-encoding) gets Cairn's error shape and code too.
+    frameworkErrors: (error, req, reply) => {
+      sendError(req, reply, new IdentifierInvalid(`Malformed URL: ${error.message}`));
+    },
     // Handles contain "/" and are case-insensitive only in their own way: no router rewriting.
     routerOptions: { ignoreTrailingSlash: false, caseSensitive: true, maxParamLength: 2048 },
   });

@@ -35,7 +35,12 @@ export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: Server
     return false;
   }
   const started = performance.now();
-  const view = fast.handles.findView(url.slice(PATH.length));
+  let view: Buffer | undefined;
+  try {
+    view = fast.handles.findView(url.slice(PATH.length));
+  } catch {
+    return false; // e.g. the store is closed: fastify's route answers with a proper error
+  }
   if (view === undefined) return false;
   const status = view.readUInt16BE(0);
   const body = view.subarray(2);

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.js';
+import { ConfigInvalid } from '../errors.js';
 import { HandleService } from '../families/doa/handle-service.js';
 import { OidService } from '../families/oid/oid-service.js';
 import { prefixHandle } from '../ids/handle.js';
@@ -68,6 +69,13 @@ async function ensurePrefixRecord(config: Config, handles: HandleService, signer
   });
   const pubkeys = signer.keys().map((k) => value(KEY_INDEX[k.alg], 'HS_PUBKEY', encodePublicKeyJwk({ ...k.jwk })));
   if (existing) {
+    const published = existing.values.find((v) => v.type === 'HS_PUBKEY' && v.index === KEY_INDEX[signer.active.alg]);
+    const mine = pubkeys.find((v) => v.index === KEY_INDEX[signer.active.alg])!;
+    if (published && !Buffer.from(published.data).equals(Buffer.from(mine.data))) {
+      throw new ConfigInvalid(
+        `The ${signer.active.alg} key in ${config.certsDir} is not the one ${text} publishes at index ${published.index}: restore the original key`,
+      );
+    }
     const present = new Set(existing.values.filter((v) => v.type === 'HS_PUBKEY').map((v) => v.index));
     const missing = pubkeys.filter((v) => !present.has(v.index));
     if (missing.length > 0) await handles.writeSystemRecord(existing.id, [...existing.values, ...missing]);

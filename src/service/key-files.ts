@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigInvalid } from '../errors.js';
 import { generateKeyPair, SIGNING_ALGORITHMS, type SigningAlg } from '../signing/algorithms.js';
 import { signingKey, verificationKey, type SigningKey, type VerificationKey } from '../signing/signer.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -17,6 +18,10 @@ const fileFor = (dir: string, alg: SigningAlg, kind: 'key' | 'pub'): string => j
 export function loadOrCreateSigningKeys(dir: string, active: SigningAlg): { active: SigningKey; others: VerificationKey[] } {
   mkdirSync(dir, { recursive: true });
   const keyFile = fileFor(dir, active, 'key');
+  if (!existsSync(keyFile) && existsSync(fileFor(dir, active, 'pub'))) {
+    // A lost private key must not be silently replaced: records it signed would stop verifying.
+    throw new ConfigInvalid(`${keyFile} is missing but its public key is there: restore the key (a new key would orphan every record signed with the old one)`);
+  }
   if (!existsSync(keyFile)) {
     const pair = generateKeyPair(active);
     // Public half first: a private key file present means its pair is complete.

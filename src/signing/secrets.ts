@@ -17,6 +17,17 @@ export function hashSecret(secret: string, salt: Buffer = randomBytes(16)): stri
   return ['scrypt', LOG_N, R, P, salt.toString('base64url'), hash.toString('base64url')].join('$');
 }
 
+/** The same hash, computed in libuv's thread pool so the event loop keeps serving. */
+export async function hashSecretAsync(secret: string, salt: Buffer = randomBytes(16)): Promise<string> {
+  const hash = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(secret, salt, KEY_LEN, { N: 2 ** LOG_N, r: R, p: P }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+  return ['scrypt', LOG_N, R, P, salt.toString('base64url'), hash.toString('base64url')].join('$');
+}
+
+/** A stored hash that matches no secret, to spend the same time on unknown identities. */
+export const DUMMY_SECRET_HASH = hashSecret('no identity has this secret', Buffer.alloc(16));
+
 export function isHashedSecret(data: string): boolean {
   return /^scrypt\$\d{1,2}\$\d{1,2}\$\d{1,2}\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/.test(data);
 }

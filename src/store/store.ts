@@ -164,7 +164,8 @@ export class RecordStore {
         const next = new Set(w.indexTerms);
         for (const term of w.previousIndexTerms) if (!next.has(term)) batch.del(`${p.index}${term}${SEP}${key}`);
         for (const term of next) batch.put(`${p.index}${term}${SEP}${key}`, Buffer.from(record.id));
-        const op = !previous ? 'create' : record.status === 'tombstoned' ? 'delete' : 'update';
+        // Re-creating a tombstoned record is a create for feed readers and mirrors.
+        const op = previous?.status !== 'active' ? 'create' : record.status === 'tombstoned' ? 'delete' : 'update';
         const change: ChangeEntry = { seq: ++seq, key, id: record.id, version: record.version, op, at: record.updated };
         batch.put(p.changes + seqKey(change.seq), Buffer.from(JSON.stringify(change)));
         entries.push(change);

@@ -189,9 +189,11 @@ describe('DELETE', () => {
   it('keeps the previous versions in history and lets the handle be re-created', async () => {
     const history = await t.service.store.historyOf('20.5000/DEL');
     expect(history.map((r) => r.version)).toEqual([1, 2]);
-    expect((await put('20.5000/del', [URL_VALUE], '?overwrite=false')).statusCode).toBe(409);
-    expect((await put('20.5000/del', [URL_VALUE])).statusCode).toBe(201);
+    // A tombstone is no handle for create-if-absent: overwrite=false re-creates it.
+    expect((await put('20.5000/del', [URL_VALUE], '?overwrite=false')).statusCode).toBe(201);
     expect((await get('/api/handles/20.5000/del')).statusCode).toBe(200);
+    const [last] = (await t.service.store.changesSince(t.service.store.lastSeq - 1, 1));
+    expect(last).toMatchObject({ key: '20.5000/DEL', op: 'create', version: 4 });
   });
 });
 

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -70,6 +71,23 @@ describe('first start and later starts', () => {
     await expect(s.handles.importBatch([line], {})).rejects.toMatchObject({ code: 'ERR_IMPORT_LINE_INVALID', message: expect.stringMatching(/^line 3: /) });
     await expect(s.handles.authenticate('300:0.NA/20.5000', 'given-admin-secret')).resolves.toMatchObject({ serverAdmin: true });
     await s.close();
+  });
+
+  it('refuses to start with a lost private key, or with a key the service record does not publish', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cairn-boot-'));
+    await (await startService(configIn(dir))).close();
+    const keyFile = join(dir, 'certs', 'signing-eddsa.key.pem');
+    const pubFile = join(dir, 'certs', 'signing-eddsa.pub.pem');
+    const original = readFileSync(keyFile);
+    rmSync(keyFile);
+    await expect(startService(configIn(dir))).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+    const other = generateKeyPairSync('ed25519');
+    writeFileSync(keyFile, other.privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    writeFileSync(pubFile, other.publicKey.export({ format: 'pem', type: 'spki' }));
+    await expect(startService(configIn(dir))).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID', message: expect.stringContaining('restore') });
+    writeFileSync(keyFile, original);
+    writeFileSync(pubFile, createPublicKey(createPrivateKey(original)).export({ format: 'pem', type: 'spki' }));
+    await (await startService(configIn(dir))).close();
   });
 
   it('refuses a data directory another process holds (ERR_STORE_LOCKED)', async () => {

@@ -25,7 +25,7 @@ import { DEFAULT_CREATOR_PERMISSIONS } from '../../records/permissions.js';
 import type { StoredRecord, Tombstone } from '../../records/record.js';
 import { sameValues } from '../../records/record.js';
 import { PERM_PUBLIC_READ, typeMatches, type HandleValue } from '../../records/value.js';
-import { hashSecret, verifySecret } from '../../signing/secrets.js';
+import { DUMMY_SECRET_HASH, hashSecretAsync, verifySecret } from '../../signing/secrets.js';
 import { SIGNATURE_TYPE, withSignature } from '../../signing/record-signature.js';
 import type { Signer } from '../../signing/signer.js';
 import type { RecordStore, RecordWrite } from '../../store/store.js';
@@ -77,6 +77,7 @@ const PREFIX_INDEX = 'prefix';
 const ADMIN_TYPE = 'HS_ADMIN';
 const SECKEY_TYPE = 'HS_SECKEY';
 const CREATOR_ADMIN_INDEX = 100;
+const MAX_SECRETS_PER_WRITE = 4;
 
 /**
  * Handles as Handle.Net serves them: resolution, create/replace, value edits, tombstones, listing.
@@ -89,6 +90,8 @@ export class HandleService {
   readonly protectedKeyIndexes: ReadonlySet<number>;
   private readonly now: () => number;
   private readonly credentialCache = new Map<string, number>();
+  /** HS_SECKEY values parsed from a request whose secret is not hashed yet. */
+  private readonly pendingSecrets = new WeakSet<HandleValue>();
 
   constructor(
     readonly store: RecordStore,
@@ -146,7 +149,10 @@ export class HandleService {
     const seckey = record?.status === 'active' ? record.values.find((v) => v.index === identity.index && v.type === SECKEY_TYPE) : undefined;
     // One message for unknown identities and wrong secrets: failures must not reveal which identities exist.
     const failed = (): AuthFailed => new AuthFailed(`Authentication failed for ${formatIdentity(identity)}`);
-    if (!seckey) throw failed();
+    if (!seckey) {
+      await verifySecret(secret, DUMMY_SECRET_HASH); // the same time as a wrong secret
+      throw failed();
+    }
     const stored = Buffer.from(seckey.data).toString('utf8');
     const cacheKey = createHash('sha256').update(`${identityText}\u0000${secret}\u0000${stored}`).digest('base64');
     const cachedUntil = this.credentialCache.get(cacheKey);
@@ -182,7 +188,7 @@ export class HandleService {
         const replaced = new Set(incoming.map((v) => v.index));
         values = [...live.values.filter((v) => !replaced.has(v.index) && v.type !== SIGNATURE_TYPE), ...incoming];
       } else {
-        if (previous && !req.overwrite) throw new HandleExists(undefined, { handle: previous.id });
+        if (live && !req.overwrite) throw new HandleExists(undefined, { handle: live.id });
         values = [...incoming];
         const admins = incoming.some((v) => v.type === ADMIN_TYPE);
         if (!admins && live) {
@@ -193,10 +199,15 @@ export class HandleService {
           values.push(this.creatorAdmin(who.identity, incoming, now));
         }
       }
-      if (live) this.checkEdits(who, live, values);
-      else this.checkCreate(who, handle);
-      this.checkProtected(handle, values);
-      values = keepUnchangedTimestamps(values, live?.values ?? []);
+      if (live) {
+        // A write that changes nothing still needs the right to change, and then writes nothing.
+        if (this.checkEdits(who, live, values) === 0) {
+          requirePermission(who, live.values, 'MODIFY_VALUE', live.id);
+          return { handle: live.id, created: false };
+        }
+      } else this.checkCreate(who, handle);
+      this.checkProtected(handle, values, who);
+      values = keepUnchangedTimestamps(await this.hashNewSecrets(values), live?.values ?? []);
       const record = this.nextRecord(handle, previous, values, who, now);
       await this.store.commit([this.recordWrite(handle, record, previous)]);
       return { handle: record.id, created: !live };
@@ -220,7 +231,7 @@ export class HandleService {
         }
         const values = previous.values.filter((v) => !indexes.includes(v.index));
         this.checkEdits(who, previous, values);
-        this.checkProtected(handle, values);
+        this.checkProtected(handle, values, who);
         record = this.nextRecord(handle, previous, values, who, now);
       } else {
         requirePermission(who, previous.values, 'DELETE_HANDLE', previous.id);
@@ -249,9 +260,18 @@ export class HandleService {
     requirePermission(who, record?.values ?? [], 'LIST_HANDLES', prefixRecord.text);
     const term = `${PREFIX_INDEX}\u0000${foldHandleCase(prefix)}`;
     const totalCount = await this.store.countIndex(term);
-    const paged = page !== undefined && pageSize !== undefined;
-    const handles = paged ? await this.store.indexIds(term, { offset: page * pageSize, limit: pageSize }) : await this.store.indexIds(term);
-    return { responseCode: 1, prefix: prefixText, totalCount: String(totalCount), ...(paged ? { page, pageSize } : {}), handles };
+    // A pageSize alone pages from the first page (pageSize=0: the count only).
+    const paged = pageSize !== undefined;
+    const first = page ?? 0;
+    const handles = paged ? await this.store.indexIds(term, { offset: first * pageSize, limit: pageSize }) : await this.store.indexIds(term);
+    return { responseCode: 1, prefix: prefixText, totalCount: String(totalCount), ...(paged ? { page: first, pageSize } : {}), handles };
+  }
+
+  /** LIST_HANDLES on the service prefix (the service admin has it). */
+  requireListing(who: Principal): void {
+    if (who.serverAdmin) return;
+    const record = this.findRecord(parseHandle(prefixHandle(this.options.prefix)));
+    requirePermission(who, record?.values ?? [], 'LIST_HANDLES', prefixHandle(this.options.prefix));
   }
 
   async prefixes(who: Principal) {
@@ -285,12 +305,19 @@ export class HandleService {
       const seen = new Map<string, StoredRecord>();
       for (const { handle, values: incoming } of parsed) {
         const previous = seen.get(handle.key) ?? this.findRecord(handle);
-        let values = incoming.some((v) => v.type === ADMIN_TYPE) ? [...incoming] : [...incoming, this.creatorAdmin(admin.identity, incoming, now)];
-        if (previous?.status === 'active' && sameValues(previous.values, values, SIGNATURE_TYPE)) {
+        const live = previous?.status === 'active' ? previous : undefined;
+        let values = [...incoming];
+        if (!incoming.some((v) => v.type === ADMIN_TYPE)) {
+          // As a PUT does: a line that names no admins keeps the handle's, or makes the importer one.
+          const used = new Set(incoming.map((v) => v.index));
+          const kept = live ? live.values.filter((v) => v.type === ADMIN_TYPE && !used.has(v.index)) : [];
+          values.push(...(kept.length > 0 ? kept : [this.creatorAdmin(admin.identity, incoming, now)]));
+        }
+        if (live && !values.some((v) => this.pendingSecrets.has(v)) && sameValues(live.values, values, SIGNATURE_TYPE)) {
           outcome.unchanged++;
           continue;
         }
-        values = keepUnchangedTimestamps(values, previous?.status === 'active' ? previous.values : []);
+        values = keepUnchangedTimestamps(await this.hashNewSecrets(values), live?.values ?? []);
         const record = this.nextRecord(handle, previous, values, admin, now);
         writes.push(this.recordWrite(handle, record, previous));
         seen.set(handle.key, record);
@@ -323,13 +350,20 @@ export class HandleService {
 
   private parseValues(raw: readonly unknown[], now: number): HandleValue[] {
     const seen = new Set<number>();
+    let secrets = 0;
     return raw.map((input, i) => {
       const at = `values[${i}]`;
       let v = valueFromJson(input, now, at);
+      const upper = v.type.toUpperCase();
+      // HS_ types are the Handle System's own; a lower-case twin would slip past the checks below.
+      if (upper.startsWith('HS_') && v.type !== upper) throw new ValueInvalid(`${at}: Handle System types are upper-case (${upper})`);
       if (v.type === SIGNATURE_TYPE) throw new ValueTypeReserved(`${at}: HS_SIGNATURE is computed by the service`);
       if (seen.has(v.index)) throw new ValueIndexDuplicate(`${at}: index ${v.index} appears twice`, { index: v.index });
       seen.add(v.index);
-      if (v.type === SECKEY_TYPE) v = this.protectSecret(v, input, at);
+      if (v.type === SECKEY_TYPE) {
+        if (++secrets > MAX_SECRETS_PER_WRITE) throw new ValueInvalid(`${at}: at most ${MAX_SECRETS_PER_WRITE} HS_SECKEY values per write`);
+        v = this.protectSecret(v, input, at);
+      }
       return v;
     });
   }
@@ -340,7 +374,9 @@ export class HandleService {
     if (explicit && (v.permissions & PERM_PUBLIC_READ) !== 0) throw new ValueInvalid(`${at}: HS_SECKEY must not be publicly readable`);
     const secret = Buffer.from(v.data).toString('utf8');
     if (secret.length < 8) throw new ValueInvalid(`${at}: HS_SECKEY secret must be at least 8 characters`);
-    return { ...v, data: Buffer.from(hashSecret(secret)), permissions: explicit ? v.permissions : 0b1100 };
+    const pending = { ...v, permissions: explicit ? v.permissions : 0b1100 };
+    this.pendingSecrets.add(pending);
+    return pending;
   }
 
   private creatorAdmin(identity: Identity, values: readonly HandleValue[], now: number): HandleValue {
@@ -366,9 +402,14 @@ export class HandleService {
    * The service record keeps what the service runs on: the admin's HS_SECKEY (which may be
    * replaced, not removed) and every signing key's HS_PUBKEY (which stay, so old signatures verify).
    */
-  private checkProtected(handle: Handle, next: readonly HandleValue[]): void {
+  private checkProtected(handle: Handle, next: readonly HandleValue[], who: Principal): void {
     if (handle.key !== this.serviceRecordKey) return;
     const current = this.findRecord(handle);
+    const secret = current?.values.find((v) => v.type === SECKEY_TYPE && v.index === this.serviceAdmin.index);
+    const newSecret = next.find((v) => v.type === SECKEY_TYPE && v.index === this.serviceAdmin.index);
+    if (secret && newSecret && newSecret !== secret && !who.serverAdmin) {
+      throw new RecordProtected('Only the service admin changes the service admin secret', { handle: handle.text });
+    }
     const kept = (index: number, type: string): boolean => next.some((v) => v.index === index && v.type === type);
     const needed = (current?.values ?? []).filter(
       (v) => (v.type === SECKEY_TYPE && v.index === this.serviceAdmin.index) || (v.type === 'HS_PUBKEY' && this.protectedKeyIndexes.has(v.index)),
@@ -388,18 +429,36 @@ export class HandleService {
   }
 
   /** Each added, changed or removed value needs its permission; admin values need the admin ones. */
-  private checkEdits(who: Principal, current: StoredRecord, next: readonly HandleValue[]): void {
+  /** Checks the permission of every change; returns how many values change. */
+  private checkEdits(who: Principal, current: StoredRecord, next: readonly HandleValue[]): number {
     const before = new Map(current.values.filter((v) => v.type !== SIGNATURE_TYPE).map((v) => [v.index, v]));
     const after = new Map(next.filter((v) => v.type !== SIGNATURE_TYPE).map((v) => [v.index, v]));
+    let changes = 0;
     for (const [index, v] of after) {
       const old = before.get(index);
       const admin = v.type === ADMIN_TYPE || old?.type === ADMIN_TYPE;
-      if (!old) requirePermission(who, current.values, admin ? 'ADD_ADMIN' : 'ADD_VALUE', current.id);
-      else if (!sameValues([old], [v], SIGNATURE_TYPE)) requirePermission(who, current.values, admin ? 'MODIFY_ADMIN' : 'MODIFY_VALUE', current.id);
+      if (!old) {
+        requirePermission(who, current.values, admin ? 'ADD_ADMIN' : 'ADD_VALUE', current.id);
+        changes++;
+      } else if (this.pendingSecrets.has(v) || !sameValues([old], [v], SIGNATURE_TYPE)) {
+        requirePermission(who, current.values, admin ? 'MODIFY_ADMIN' : 'MODIFY_VALUE', current.id);
+        changes++;
+      }
     }
     for (const [index, v] of before) {
-      if (!after.has(index)) requirePermission(who, current.values, v.type === ADMIN_TYPE ? 'REMOVE_ADMIN' : 'REMOVE_VALUE', current.id);
+      if (!after.has(index)) {
+        requirePermission(who, current.values, v.type === ADMIN_TYPE ? 'REMOVE_ADMIN' : 'REMOVE_VALUE', current.id);
+        changes++;
+      }
     }
+    return changes;
+  }
+
+  /** HS_SECKEY values from the request hold their secret until here: hashed only once the write is allowed. */
+  private async hashNewSecrets(values: readonly HandleValue[]): Promise<HandleValue[]> {
+    return Promise.all(
+      values.map(async (v) => (this.pendingSecrets.has(v) ? { ...v, data: Buffer.from(await hashSecretAsync(Buffer.from(v.data).toString('utf8'))) } : v)),
+    );
   }
 
   private nextRecord(handle: Handle, previous: StoredRecord | undefined, values: readonly HandleValue[], who: Principal, now: number): StoredRecord {

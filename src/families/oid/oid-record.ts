@@ -103,7 +103,8 @@ export function parseRegistration(body: unknown, previous: OidRegistration | und
     }),
     ...(current ? { registrant: current } : {}),
     ...(previous?.firstRegistrant ?? current ? { firstRegistrant: previous?.firstRegistrant ?? current! } : {}),
-    confidential: body.confidential === true,
+    // Once confidential, an arc stays so until a write says otherwise.
+    confidential: typeof body.confidential === 'boolean' ? body.confidential : (previous?.confidential ?? false),
     ors: list(body.ors, 'ors', (uri) => {
       if (uri.length > 2048 || !/^[a-z][a-z0-9+.-]*:[^\s]+$/i.test(uri)) throw new BodyInvalid(`"${uri}" is not a URI`);
     }),
@@ -138,7 +139,8 @@ export function valuesToRegistration(values: readonly HandleValue[]): OidRegistr
     const json = one(type);
     return json === undefined ? undefined : (JSON.parse(json) as Registrant);
   };
-  const registrantValue = values.find((v) => v.type === OID_TYPES.registrant);
+  // Confidentiality is carried by the registrant values' permissions (admin-only when confidential).
+  const people = values.filter((v) => v.type === OID_TYPES.registrant || v.type === OID_TYPES.firstRegistrant);
   const information = one(OID_TYPES.information);
   const current = person(OID_TYPES.registrant);
   const first = person(OID_TYPES.firstRegistrant);
@@ -149,7 +151,7 @@ export function valuesToRegistration(values: readonly HandleValue[]): OidRegistr
     unicodeLabels: all(OID_TYPES.unicodeLabel),
     ...(current ? { registrant: current } : {}),
     ...(first ? { firstRegistrant: first } : {}),
-    confidential: registrantValue !== undefined && (registrantValue.permissions & 0b0010) === 0,
+    confidential: people.some((v) => (v.permissions & 0b0010) === 0),
     ors: all(OID_TYPES.ors),
     grants: all(OID_TYPES.grant),
   };

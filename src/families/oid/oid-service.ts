@@ -170,7 +170,7 @@ export function renderOidView(oid: Oid, record: StoredRecord, privileged: boolea
     unicodeLabels: reg.unicodeLabels,
     ...(reg.registrant ? { registrant: reg.registrant } : {}),
     ...(reg.firstRegistrant ? { firstRegistrant: reg.firstRegistrant } : {}),
-    confidential: reg.confidential || record.values.some((v) => v.type === OID_TYPES.registrant && !isPublicRead(v)),
+    confidential: valuesToRegistration(record.values).confidential,
     ors: reg.ors,
     grants: reg.grants,
     status: record.status,

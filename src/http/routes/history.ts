@@ -4,20 +4,34 @@ import { oidRecordKey } from '../../families/oid/oid-service.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import type { StoredRecord } from '../../records/record.js';
 import { parseIdentifier } from '../../ids/scheme.js';
-import { publicValues, tombstoneJson } from '../../families/doa/views.js';
+import { tombstoneJson } from '../../families/doa/views.js';
+import { isPublicRead, type HandleValue } from '../../records/value.js';
 import type { Service } from '../../service/bootstrap.js';
+import { requirePrincipal } from '../auth.js';
 import { errorsFor, problem } from '../schemas.js';
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
-function versionView(r: StoredRecord) {
-  return {
+/**
+ * What of old versions a reader may see: what was public then and is not hidden now. A value
+ * made admin-only later (an index turned private, an OID registrant turned confidential) stays
+ * hidden in every earlier version too.
+ */
+function visibleNow(current: StoredRecord): (v: HandleValue) => boolean {
+  const hiddenIndexes = new Set(current.values.filter((v) => !isPublicRead(v)).map((v) => v.index));
+  const hiddenTypes = new Set(current.values.filter((v) => !isPublicRead(v)).map((v) => v.type));
+  return (v) => isPublicRead(v) && !hiddenIndexes.has(v.index) && !(current.family === 'oid' && hiddenTypes.has(v.type));
+}
+
+function versionsView(current: StoredRecord, older: readonly StoredRecord[]) {
+  const visible = visibleNow(current);
+  return [...older, current].map((r) => ({
     version: r.version,
     status: r.status,
     updated: isoSeconds(r.updated),
     ...(r.tombstone ? { tombstone: tombstoneJson(r.tombstone) } : {}),
-    values: publicValues(r.values).map(valueToJson),
-  };
+    values: r.values.filter(visible).map(valueToJson),
+  }));
 }
 
 /** Every version of a record, and the change feed that orders all writes. */
@@ -38,13 +52,13 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
         const current = service.oids.find(id.oid);
         if (!current) throw new OidNotFound(`${id.oid.text} is not registered`, { oid: id.oid.text });
         const older = await service.store.historyOf(oidRecordKey(id.oid));
-        return { id: `urn:oid:${current.id}`, versions: [...older, current].map(versionView) };
+        return { id: `urn:oid:${current.id}`, versions: versionsView(current, older) };
       }
       const handle = service.handles.parseServed(id.handle.text);
       const current = service.handles.findRecord(handle);
       if (!current) throw new HandleNotFound(`No record for hdl:${handle.text}`);
       const older = await service.store.historyOf(handle.key);
-      return { id: `hdl:${current.id}`, versions: [...older, current].map(versionView) };
+      return { id: `hdl:${current.id}`, versions: versionsView(current, older) };
     },
   );
 
@@ -52,16 +66,19 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
     '/api/changes',
     {
       schema: {
-        summary: 'The change log after position `since`, in commit order',
+        summary: 'The change log after position `since`, in commit order (needs LIST_HANDLES on the service prefix)',
         tags: ['history'],
         querystring: {
           type: 'object',
           properties: { since: { type: 'string', description: 'change-log position, default 0' }, limit: { type: 'string', description: '1-1000, default 100' } },
         },
-        response: { 200: anyObject, ...errorsFor(problem, 400) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403) },
       },
     },
     async (req) => {
+      // The feed names every identifier written, so it is for those who may list handles.
+      const who = await requirePrincipal(req, service.handles);
+      service.handles.requireListing(who);
       const q = req.query as { since?: string; limit?: string };
       const since = q.since === undefined ? 0 : Number(q.since);
       const limit = q.limit === undefined ? 100 : Number(q.limit);
