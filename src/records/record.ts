@@ -70,6 +70,23 @@ export function deserializeRecord(bytes: Uint8Array): StoredRecord {
   return { ...meta, values };
 }
 
+/** The active record that follows `previous` (or the first one): version, dates and owner carried on. */
+export function nextVersion(
+  previous: StoredRecord | undefined,
+  next: { readonly id: string; readonly family: Family; readonly owner: string; readonly values: readonly HandleValue[]; readonly now: number },
+): StoredRecord {
+  return {
+    id: next.id,
+    family: next.family,
+    version: (previous?.version ?? 0) + 1,
+    created: previous?.created ?? next.now,
+    updated: next.now,
+    status: 'active',
+    owner: previous?.owner ?? next.owner,
+    values: next.values,
+  };
+}
+
 /** Same values (index, type, data, ttl, permissions, references), timestamps and signature aside. */
 export function sameValues(a: readonly HandleValue[], b: readonly HandleValue[], ignoreType: string): boolean {
   const key = (vs: readonly HandleValue[]): string[] =>

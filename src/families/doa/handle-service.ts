@@ -23,7 +23,7 @@ import { encodeValue } from '../../records/encoding.js';
 import { valueFromJson } from '../../records/handle-json.js';
 import { DEFAULT_CREATOR_PERMISSIONS } from '../../records/permissions.js';
 import type { StoredRecord, Tombstone } from '../../records/record.js';
-import { sameValues } from '../../records/record.js';
+import { nextVersion, sameValues } from '../../records/record.js';
 import { PERM_PUBLIC_READ, typeMatches, type HandleValue } from '../../records/value.js';
 import { DUMMY_SECRET_HASH, hashSecretAsync, verifySecret } from '../../signing/secrets.js';
 import { SIGNATURE_TYPE, withSignature } from '../../signing/record-signature.js';
@@ -465,21 +465,9 @@ export class HandleService {
     // A live handle keeps the spelling it was registered with, whatever case a later write used;
     // the signature's `sub` names that same spelling.
     const id = previous?.status === 'active' ? previous.id : handle.text;
-    const signed = withSignature(id, values, this.signer, {
-      issuer: this.options.issuer,
-      now,
-      validitySeconds: this.options.signatureValiditySeconds,
-    });
-    return {
-      id,
-      family: 'handle',
-      version: (previous?.version ?? 0) + 1,
-      created: previous?.created ?? now,
-      updated: now,
-      status: 'active',
-      owner: previous?.owner ?? formatIdentity(who.identity),
-      values: signed,
-    };
+    const { issuer, signatureValiditySeconds: validitySeconds } = this.options;
+    const signed = withSignature(id, values, this.signer, { issuer, now, validitySeconds });
+    return nextVersion(previous, { id, family: 'handle', owner: formatIdentity(who.identity), values: signed, now });
   }
 
   private recordWrite(handle: Handle, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {

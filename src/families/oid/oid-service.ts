@@ -4,7 +4,7 @@ import { formatOidValueNotation } from '../../ids/oid-asn1.js';
 import { formatOidIri } from '../../ids/oid-iri.js';
 import { oidFromArcs, parseOid, type Oid } from '../../ids/oid.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
-import type { StoredRecord, Tombstone } from '../../records/record.js';
+import { nextVersion, type StoredRecord, type Tombstone } from '../../records/record.js';
 import { isPublicRead } from '../../records/value.js';
 import { decodeCompact } from '../../signing/jws.js';
 import { findSignature, withSignature } from '../../signing/record-signature.js';
@@ -125,20 +125,9 @@ export class OidService {
   }
 
   private nextRecord(oid: Oid, previous: StoredRecord | undefined, values: StoredRecord['values'], who: Principal, now: number): StoredRecord {
-    return {
-      id: oid.text,
-      family: 'oid',
-      version: (previous?.version ?? 0) + 1,
-      created: previous?.created ?? now,
-      updated: now,
-      status: 'active',
-      owner: previous?.owner ?? formatIdentity(who.identity),
-      values: withSignature(`urn:oid:${oid.text}`, values, this.signer, {
-        issuer: this.options.issuer,
-        now,
-        validitySeconds: this.options.signatureValiditySeconds,
-      }),
-    };
+    const { issuer, signatureValiditySeconds: validitySeconds } = this.options;
+    const signed = withSignature(`urn:oid:${oid.text}`, values, this.signer, { issuer, now, validitySeconds });
+    return nextVersion(previous, { id: oid.text, family: 'oid', owner: formatIdentity(who.identity), values: signed, now });
   }
 
   private write(oid: Oid, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
