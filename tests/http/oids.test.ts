@@ -85,6 +85,8 @@ describe('grants', () => {
     expect([outside.statusCode, outside.json().code]).toEqual([403, 'ERR_PERMISSION_DENIED']);
     expect((await send('PUT', '/api/oids/2.999', { description: 'took over' }, user1)).statusCode).toBe(403);
     expect((await send('PUT', '/api/oids/2.999.1.7', { description: 'user2 arc' }, user2)).statusCode).toBe(201);
+    // Handles compare case-insensitively in ASCII, so a grant names the identity however it is spelled.
+    expect((await send('PUT', '/api/oids/2.999.1.8', { description: 'user2, other spelling' }, basic('300:20.5000/USER2', 'user2-secret-value'))).statusCode).toBe(201);
     expect((await send('PUT', '/api/oids/2.999.2', { description: 'user2 elsewhere' }, user2)).statusCode).toBe(403);
     expect((await send('DELETE', '/api/oids/2.999.1', undefined, user2)).statusCode).toBe(403);
     expect((await get('/api/oids/2.999')).json().description).toBe('Example arc');

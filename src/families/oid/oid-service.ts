@@ -12,7 +12,7 @@ import type { Signer } from '../../signing/signer.js';
 import { encodeOidKey } from '../../store/oid-key.js';
 import { SEP, type RecordStore, type RecordWrite } from '../../store/store.js';
 import type { Principal } from '../doa/authorize.js';
-import { formatIdentity } from '../doa/identity.js';
+import { formatIdentity, parseIdentity, sameIdentity } from '../doa/identity.js';
 import { tombstoneJson } from '../doa/views.js';
 import { OID_TYPES, parseRegistration, registrationToValues, valuesToRegistration } from './oid-record.js';
 
@@ -86,19 +86,30 @@ export class OidService {
 
   mayEdit(who: Principal, oid: Oid): boolean {
     if (who.serverAdmin) return true;
-    const me = formatIdentity(who.identity);
+    const granted = (text: string): boolean => {
+      try {
+        return sameIdentity(parseIdentity(text), who.identity); // handles compare case-insensitively
+      } catch {
+        return false;
+      }
+    };
     for (let n = oid.arcs.length - 1; n >= 1; n--) {
       const ancestor = this.store.findRecord(`oid:${encodeOidKey(oid.arcs.slice(0, n))}`);
-      if (ancestor?.status === 'active' && ancestor.values.some((v) => v.type === OID_TYPES.grant && Buffer.from(v.data).toString() === me)) return true;
+      if (ancestor?.status === 'active' && ancestor.values.some((v) => v.type === OID_TYPES.grant && granted(Buffer.from(v.data).toString()))) return true;
     }
     return false;
+  }
+
+  private requireEdit(who: Principal, oid: Oid): void {
+    if (!this.mayEdit(who, oid)) throw new PermissionDenied(`${formatIdentity(who.identity)} holds no grant above ${oid.text}`);
   }
 
   async put(text: string, body: unknown, who: Principal, overwrite = true): Promise<{ oid: string; created: boolean }> {
     const oid = parseOid(text);
     encodeOid(oid); // the DER limits apply to every registered arc
-    if (!this.mayEdit(who, oid)) throw new PermissionDenied(`${formatIdentity(who.identity)} holds no grant above ${oid.text}`);
+    this.requireEdit(who, oid); // early, so a refused write never waits for the lock
     return this.store.exclusive(async () => {
+      this.requireEdit(who, oid); // again under the lock: a grant may have been withdrawn meanwhile
       const previous = this.find(oid);
       const live = previous?.status === 'active' ? previous : undefined;
       if (live && !overwrite) throw new OidExists(`${oid.text} is registered`, { oid: oid.text });
@@ -112,8 +123,9 @@ export class OidService {
 
   async remove(text: string, who: Principal, reason = 'deleted'): Promise<void> {
     const oid = parseOid(text);
-    if (!this.mayEdit(who, oid)) throw new PermissionDenied(`${formatIdentity(who.identity)} holds no grant above ${oid.text}`);
+    this.requireEdit(who, oid);
     await this.store.exclusive(async () => {
+      this.requireEdit(who, oid);
       const previous = this.find(oid);
       if (!previous) throw new OidNotFound(`${oid.text} is not registered`, { oid: oid.text });
       if (previous.status === 'tombstoned') throw new OidDeleted(`${oid.text} was deleted`, { oid: oid.text });
