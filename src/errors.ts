@@ -39,7 +39,8 @@ export const ERRORS = {
   ERR_AUTH_REQUIRED: { status: 401, handleCode: 402, title: 'Authentication required' },
   ERR_AUTH_FAILED: { status: 401, handleCode: 403, title: 'Authentication failed' },
   ERR_AUTH_INSECURE_TRANSPORT: { status: 403, handleCode: 402, title: 'Credentials require TLS or loopback' },
-  ERR_PERMISSION_DENIED: { status: 403, handleCode: 400, title: 'Insufficient permissions' },
+  ERR_PERMISSION_DENIED: { status: 403, handleCode: 400, title: 'Not an administrator of this record' },
+  ERR_PERMISSION_INSUFFICIENT: { status: 403, handleCode: 401, title: 'Insufficient permissions' },
   ERR_ROUTE_NOT_FOUND: { status: 404, handleCode: 4, title: 'No such resource' },
   ERR_NOT_READY: { status: 503, handleCode: 3, title: 'Service not ready' },
   ERR_INTERNAL: { status: 500, handleCode: 2, title: 'Internal error' },
@@ -107,6 +108,7 @@ export class AuthRequired extends CairnError { constructor(...a: Detailed) { sup
 export class AuthFailed extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_FAILED', ...a); } }
 export class AuthInsecureTransport extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_INSECURE_TRANSPORT', ...a); } }
 export class PermissionDenied extends CairnError { constructor(...a: Detailed) { super('ERR_PERMISSION_DENIED', ...a); } }
+export class PermissionInsufficient extends CairnError { constructor(...a: Detailed) { super('ERR_PERMISSION_INSUFFICIENT', ...a); } }
 export class RouteNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_ROUTE_NOT_FOUND', ...a); } }
 export class NotReady extends CairnError { constructor(...a: Detailed) { super('ERR_NOT_READY', ...a); } }
 export class InternalError extends CairnError { constructor(...a: Detailed) { super('ERR_INTERNAL', ...a); } }

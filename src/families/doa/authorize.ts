@@ -1,4 +1,4 @@
-import { PermissionDenied } from '../../errors.js';
+import { PermissionDenied, PermissionInsufficient } from '../../errors.js';
 import { foldHandleCase } from '../../ids/handle.js';
 import { decodeAdmin, type AdminRef } from '../../records/admin.js';
 import { AdminPermission, type AdminPermissionName } from '../../records/permissions.js';
@@ -39,8 +39,15 @@ export function hasPermission(who: Principal, values: readonly HandleValue[], pe
   return adminRefs(values).some((ref) => refMatches(ref, who.identity) && (ref.permissions & bit) !== 0);
 }
 
+/**
+ * As Handle.Net answers: an identity no HS_ADMIN names is not an admin (responseCode 400); an
+ * admin whose mask lacks the bit has insufficient permissions (responseCode 401). Both are 403.
+ */
 export function requirePermission(who: Principal, values: readonly HandleValue[], permission: AdminPermissionName, target: string): void {
-  if (!hasPermission(who, values, permission)) {
-    throw new PermissionDenied(`${who.identity.index}:${who.identity.handle} lacks ${permission} on ${target}`, { permission });
+  if (hasPermission(who, values, permission)) return;
+  const name = `${who.identity.index}:${who.identity.handle}`;
+  if (adminRefs(values).some((ref) => refMatches(ref, who.identity))) {
+    throw new PermissionInsufficient(`${name} lacks ${permission} on ${target}`, { permission });
   }
+  throw new PermissionDenied(`${name} is not an administrator of ${target}`, { permission });
 }
