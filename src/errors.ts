@@ -124,6 +124,3 @@ export class OidNotFound extends CairnError { constructor(...a: Detailed) { supe
 export class OidDeleted extends CairnError { constructor(...a: Detailed) { super('ERR_OID_DELETED', ...a); } }
 export class OidExists extends CairnError { constructor(...a: Detailed) { super('ERR_OID_EXISTS', ...a); } }
 
-export function isCairnError(e: unknown): e is CairnError {
-  return e instanceof CairnError;
-}

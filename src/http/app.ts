@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { IdentifierInvalid, RouteNotFound } from '../errors.js';
 import type { Service } from '../service/bootstrap.js';
-import { registerPreflight } from './cors.js';
+import { allowAnyOrigin, registerPreflight } from './cors.js';
 import { parseJsonBody } from '../records/strict-json.js';
 import { fastResolveServerFactory, type FastPath } from './fast-resolve.js';
 import { lazyChildLogger, registerAccessLog, type Logging } from './logging.js';
@@ -79,8 +79,15 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   app.setErrorHandler((err, req, reply) => sendError(req, reply, toCairnError(err)));
   app.setNotFoundHandler((req, reply) => sendError(req, reply, new RouteNotFound(`No route for ${req.method} ${req.url.split('?')[0]}`)));
 
-  registerPreflight(app);
-  handleRoutes(app, service.handles);
+  // The Handle REST API, in a scope of its own so that one hook gives all its answers CORS.
+  await app.register(async (handleApi) => {
+    handleApi.addHook('onRequest', (_req, reply, done) => {
+      allowAnyOrigin(reply);
+      done();
+    });
+    registerPreflight(handleApi);
+    handleRoutes(handleApi, service.handles);
+  });
   serviceRoutes(app, service, metrics, () => fast.hits);
   historyRoutes(app, service);
   oidRoutes(app, service);

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
 /**
- * CORS for the Handle REST paths, as Handle.Net answers them: any origin, no credentials. Set by
- * the routes themselves (one header) instead of a per-request hook, which the resolve hot path
- * could not afford; preflights get their own routes.
+ * CORS for the Handle REST paths, as Handle.Net answers them: any origin, no credentials. One
+ * header, set by a hook on the plugin scope that holds those routes (`registerHandleApi` in
+ * app.ts), by `sendError` for errors outside any route, and by the resolution fast path itself.
  */
 export const CORS_PATHS = ['/api/handles', '/api/handles/*', '/api/prefixes'] as const;
 
@@ -17,7 +17,7 @@ export function registerPreflight(app: FastifyInstance): void {
   for (const url of CORS_PATHS) {
     app.options(url, { schema: { hide: true } }, (req, reply) => {
       const headers = req.headers['access-control-request-headers'];
-      allowAnyOrigin(reply)
+      reply
         .header('access-control-allow-methods', 'GET, HEAD, PUT, DELETE, OPTIONS')
         .header('access-control-max-age', '86400');
       if (headers) reply.header('access-control-allow-headers', headers).header('vary', 'Access-Control-Request-Headers');

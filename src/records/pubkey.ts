@@ -1,4 +1,3 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import { ValueInvalid } from '../errors.js';
 import { ByteReader, ByteWriter } from './encoding.js';
 
@@ -74,12 +73,3 @@ export function decodePublicKeyJwk(data: Uint8Array): PublicJwk {
   return jwk;
 }
 
-/** The node:crypto key for an HS_PUBKEY value; throws ERR_VALUE_INVALID on bad key material. */
-export function publicKeyFromData(data: Uint8Array): KeyObject {
-  try {
-    return createPublicKey({ key: decodePublicKeyJwk(data), format: 'jwk' });
-  } catch (e) {
-    if (e instanceof ValueInvalid) throw e;
-    throw new ValueInvalid('HS_PUBKEY holds no usable public key');
-  }
-}

@@ -87,14 +87,18 @@ export function nextVersion(
   };
 }
 
-/** Same values (index, type, data, ttl, permissions, references), timestamps and signature aside. */
+/** The same value (index, type, data, ttl, permissions, references), whatever its timestamp. */
+export function sameValue(a: HandleValue, b: HandleValue): boolean {
+  // RFC 3651 bytes 4-7 are the timestamp; the rest is compared as encoded.
+  return a.index === b.index && encodeValue(a).subarray(8).equals(encodeValue(b).subarray(8));
+}
+
+/** The same set of values by `sameValue`, values of `ignoreType` (the signature) aside. */
 export function sameValues(a: readonly HandleValue[], b: readonly HandleValue[], ignoreType: string): boolean {
-  const key = (vs: readonly HandleValue[]): string[] =>
-    vs
-      .filter((v) => v.type !== ignoreType)
-      .map((v) => encodeValue({ ...v, timestamp: 0 }).toString('base64'))
-      .sort();
-  const ka = key(a);
-  const kb = key(b);
-  return ka.length === kb.length && ka.every((x, i) => x === kb[i]);
+  const byIndex = new Map(b.filter((v) => v.type !== ignoreType).map((v) => [v.index, v]));
+  const left = a.filter((v) => v.type !== ignoreType);
+  return left.length === byIndex.size && left.every((v) => {
+    const other = byIndex.get(v.index);
+    return other !== undefined && sameValue(v, other);
+  });
 }

@@ -84,7 +84,7 @@ async function ensurePrefixRecord(config: Config, handles: HandleService, signer
   const secret = config.adminSecret ?? writeGeneratedCredentials(config, text);
   await handles.writeSystemRecord(text, [
     value(100, 'HS_ADMIN', encodeAdmin({ handle: text, index: ADMIN_INDEX, permissions: ALL_ADMIN_PERMISSIONS })),
-    value(ADMIN_INDEX, 'HS_SECKEY', Buffer.from(hashSecret(secret)), 0b1100),
+    value(ADMIN_INDEX, 'HS_SECKEY', Buffer.from(await hashSecret(secret)), 0b1100),
     ...pubkeys,
   ]);
 }

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigInvalid } from '../errors.js';
 import { generateKeyPair, SIGNING_ALGORITHMS, type SigningAlg } from '../signing/algorithms.js';
@@ -38,6 +38,3 @@ export function loadOrCreateSigningKeys(dir: string, active: SigningAlg): { acti
   return { active: activeKey, others };
 }
 
-export function listKeyFiles(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('signing-')) : [];
-}

@@ -126,7 +126,7 @@ export class RecordStore {
 
   findRecord(key: string): StoredRecord | undefined {
     const entry = this.entry(key);
-    return entry === undefined ? undefined : deserializeRecord(entry.subarray(4 + entry.readUInt32BE(0)));
+    return entry === undefined ? undefined : deserializeRecord(entryRecord(entry));
   }
 
   /** Hot path: `<status: 2 octets> <body>` of the pre-rendered response, no JSON parsed. */
@@ -136,7 +136,7 @@ export class RecordStore {
     const entry = this.entry(key);
     if (entry === undefined) return undefined;
     // A copy, so the cache does not pin the record bytes that share the entry's memory.
-    const view = Buffer.from(entry.subarray(4, 4 + entry.readUInt32BE(0)));
+    const view = Buffer.from(entryView(entry));
     this.views?.set(key, view);
     return view;
   }
@@ -244,15 +244,25 @@ export class RecordStore {
   /** Every record key with its record, in key order (consistency checks, backups). */
   async *allRecords(): AsyncGenerator<[string, StoredRecord]> {
     for await (const [key, entry] of this.records.iterator()) {
-      yield [key, deserializeRecord(entry.subarray(4 + entry.readUInt32BE(0)))];
+      yield [key, deserializeRecord(entryRecord(entry))];
     }
   }
 
   /** The pre-rendered view stored for a key, bypassing the cache (consistency checks). */
   storedView(key: string): Buffer | undefined {
     const entry = this.entry(key);
-    return entry === undefined ? undefined : entry.subarray(4, 4 + entry.readUInt32BE(0));
+    return entry === undefined ? undefined : entryView(entry);
   }
+}
+
+/** `<status> <body>` of a RecordEntry. */
+function entryView(entry: Buffer): Buffer {
+  return entry.subarray(4, 4 + entry.readUInt32BE(0));
+}
+
+/** The serialised record of a RecordEntry. */
+function entryRecord(entry: Buffer): Buffer {
+  return entry.subarray(4 + entry.readUInt32BE(0));
 }
 
 export function seqKey(seq: number): string {

@@ -51,6 +51,11 @@ describe('registering and resolving arcs', () => {
     );
   });
 
+  it('serves anonymous readers the view stored at write time, equal to a fresh rendering', async () => {
+    const stored = (await get('/api/oids/2.999')).body;
+    expect(JSON.parse(stored)).toEqual(JSON.parse(JSON.stringify(t.service.oids.view('2.999'))));
+  });
+
   it('answers an unregistered OID 404 with the nearest registered superior and its distance', async () => {
     const res = await get('/api/oids/2.999.1.5');
     expect(res.statusCode).toBe(404);

@@ -82,7 +82,7 @@ describe('record signatures (HS_SIGNATURE)', () => {
 
 describe('secrets', () => {
   it('stores scrypt hashes and verifies only the right secret', async () => {
-    const stored = hashSecret('correct horse battery');
+    const stored = await hashSecret('correct horse battery');
     expect(stored).toMatch(/^scrypt\$14\$8\$1\$/);
     expect(stored).not.toContain('correct');
     expect(await verifySecret('correct horse battery', stored)).toBe(true);
@@ -90,7 +90,7 @@ describe('secrets', () => {
     expect(await verifySecret('x', 'plain-text-secret')).toBe(false);
   });
 
-  it('gives each hash its own salt', () => {
-    expect(hashSecret('same secret here')).not.toBe(hashSecret('same secret here'));
+  it('gives each hash its own salt', async () => {
+    expect(await hashSecret('same secret here')).not.toBe(await hashSecret('same secret here'));
   });
 });

@@ -19,13 +19,12 @@ import {
 } from '../../errors.js';
 import { foldHandleCase, isHomed, parseHandle, prefixHandle, type Handle } from '../../ids/handle.js';
 import { encodeAdmin } from '../../records/admin.js';
-import { encodeValue } from '../../records/encoding.js';
 import { valueFromJson } from '../../records/handle-json.js';
 import { DEFAULT_CREATOR_PERMISSIONS } from '../../records/permissions.js';
 import type { StoredRecord, Tombstone } from '../../records/record.js';
-import { nextVersion, sameValues } from '../../records/record.js';
+import { nextVersion, sameValue, sameValues } from '../../records/record.js';
 import { PERM_PUBLIC_READ, typeMatches, type HandleValue } from '../../records/value.js';
-import { DUMMY_SECRET_HASH, hashSecretAsync, verifySecret } from '../../signing/secrets.js';
+import { dummySecretHash, hashSecret, verifySecret } from '../../signing/secrets.js';
 import { SIGNATURE_TYPE, withSignature } from '../../signing/record-signature.js';
 import type { Signer } from '../../signing/signer.js';
 import type { RecordStore, RecordWrite } from '../../store/store.js';
@@ -150,7 +149,7 @@ export class HandleService {
     // One message for unknown identities and wrong secrets: failures must not reveal which identities exist.
     const failed = (): AuthFailed => new AuthFailed(`Authentication failed for ${formatIdentity(identity)}`);
     if (!seckey) {
-      await verifySecret(secret, DUMMY_SECRET_HASH); // the same time as a wrong secret
+      await verifySecret(secret, await dummySecretHash()); // the same time as a wrong secret
       throw failed();
     }
     const stored = Buffer.from(seckey.data).toString('utf8');
@@ -190,13 +189,8 @@ export class HandleService {
       } else {
         if (live && !req.overwrite) throw new HandleExists(undefined, { handle: live.id });
         values = [...incoming];
-        const admins = incoming.some((v) => v.type === ADMIN_TYPE);
-        if (!admins && live) {
-          // A replacement that names no admins keeps the existing ones rather than orphaning the handle.
-          const used = new Set(incoming.map((v) => v.index));
-          values.push(...live.values.filter((v) => v.type === ADMIN_TYPE && !used.has(v.index)));
-        } else if (!admins) {
-          values.push(this.creatorAdmin(who.identity, incoming, now));
+        if (!incoming.some((v) => v.type === ADMIN_TYPE)) {
+          values.push(...(live ? carriedAdmins(incoming, live) : [this.creatorAdmin(who.identity, incoming, now)]));
         }
       }
       if (live) {
@@ -309,8 +303,7 @@ export class HandleService {
         let values = [...incoming];
         if (!incoming.some((v) => v.type === ADMIN_TYPE)) {
           // As a PUT does: a line that names no admins keeps the handle's, or makes the importer one.
-          const used = new Set(incoming.map((v) => v.index));
-          const kept = live ? live.values.filter((v) => v.type === ADMIN_TYPE && !used.has(v.index)) : [];
+          const kept = live ? carriedAdmins(incoming, live) : [];
           values.push(...(kept.length > 0 ? kept : [this.creatorAdmin(admin.identity, incoming, now)]));
         }
         if (live && !values.some((v) => this.pendingSecrets.has(v)) && sameValues(live.values, values, SIGNATURE_TYPE)) {
@@ -415,7 +408,7 @@ export class HandleService {
       (v) => (v.type === SECKEY_TYPE && v.index === this.serviceAdmin.index) || (v.type === 'HS_PUBKEY' && this.protectedKeyIndexes.has(v.index)),
     );
     for (const v of needed) {
-      if (v.type === 'HS_PUBKEY' && !next.some((n) => n.index === v.index && encodeValue({ ...n, timestamp: 0 }).equals(encodeValue({ ...v, timestamp: 0 })))) {
+      if (v.type === 'HS_PUBKEY' && !next.some((n) => sameValue(n, v))) {
         throw new RecordProtected(`HS_PUBKEY ${v.index} is a signing key of this service and cannot change or go`, { handle: handle.text });
       }
       if (!kept(v.index, v.type)) throw new RecordProtected(`${v.type} ${v.index} of the service record cannot be removed`, { handle: handle.text });
@@ -428,8 +421,10 @@ export class HandleService {
     requirePermission(who, prefix?.values ?? [], 'ADD_HANDLE', prefixHandle(handle.prefix));
   }
 
-  /** Each added, changed or removed value needs its permission; admin values need the admin ones. */
-  /** Checks the permission of every change; returns how many values change. */
+  /**
+   * Each added, changed or removed value needs its permission; admin values need the admin ones.
+   * Returns how many values change.
+   */
   private checkEdits(who: Principal, current: StoredRecord, next: readonly HandleValue[]): number {
     const before = new Map(current.values.filter((v) => v.type !== SIGNATURE_TYPE).map((v) => [v.index, v]));
     const after = new Map(next.filter((v) => v.type !== SIGNATURE_TYPE).map((v) => [v.index, v]));
@@ -440,7 +435,7 @@ export class HandleService {
       if (!old) {
         requirePermission(who, current.values, admin ? 'ADD_ADMIN' : 'ADD_VALUE', current.id);
         changes++;
-      } else if (this.pendingSecrets.has(v) || !sameValues([old], [v], SIGNATURE_TYPE)) {
+      } else if (this.pendingSecrets.has(v) || !sameValue(old, v)) {
         requirePermission(who, current.values, admin ? 'MODIFY_ADMIN' : 'MODIFY_VALUE', current.id);
         changes++;
       }
@@ -457,7 +452,7 @@ export class HandleService {
   /** HS_SECKEY values from the request hold their secret until here: hashed only once the write is allowed. */
   private async hashNewSecrets(values: readonly HandleValue[]): Promise<HandleValue[]> {
     return Promise.all(
-      values.map(async (v) => (this.pendingSecrets.has(v) ? { ...v, data: Buffer.from(await hashSecretAsync(Buffer.from(v.data).toString('utf8'))) } : v)),
+      values.map(async (v) => (this.pendingSecrets.has(v) ? { ...v, data: Buffer.from(await hashSecret(Buffer.from(v.data).toString('utf8'))) } : v)),
     );
   }
 
@@ -477,6 +472,12 @@ export class HandleService {
   }
 }
 
+/** A replacement that names no admins keeps the existing ones (at indexes it leaves free) rather than orphaning the handle. */
+function carriedAdmins(incoming: readonly HandleValue[], live: StoredRecord): HandleValue[] {
+  const used = new Set(incoming.map((v) => v.index));
+  return live.values.filter((v) => v.type === ADMIN_TYPE && !used.has(v.index));
+}
+
 /** A value that did not change keeps its timestamp; changed and new values carry the write time. */
 function keepUnchangedTimestamps(values: readonly HandleValue[], previous: readonly HandleValue[]): HandleValue[] {
   const old = new Map(previous.map((v) => [v.index, v]));
@@ -484,8 +485,7 @@ function keepUnchangedTimestamps(values: readonly HandleValue[], previous: reado
     .map((v) => {
       const o = old.get(v.index);
       if (!o || o.type === SIGNATURE_TYPE) return v;
-      const same = encodeValue({ ...o, timestamp: 0 }).equals(encodeValue({ ...v, timestamp: 0 }));
-      return same ? { ...v, timestamp: o.timestamp } : v;
+      return sameValue(o, v) ? { ...v, timestamp: o.timestamp } : v;
     })
     .sort((a, b) => a.index - b.index);
 }

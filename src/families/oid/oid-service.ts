@@ -59,6 +59,12 @@ export class OidService {
     return undefined;
   }
 
+  /** Anonymous readers' view of a registered arc, as stored at write time; undefined otherwise. */
+  findPublicView(text: string): Buffer | undefined {
+    const view = this.store.findView(oidRecordKey(parseOid(text)));
+    return view !== undefined && view.readUInt16BE(0) === 200 ? view.subarray(2) : undefined;
+  }
+
   /** The record as readers see it; those who may edit the arc also see confidential values. */
   view(text: string, who?: Principal) {
     const oid = parseOid(text);
@@ -148,7 +154,8 @@ export class OidService {
     const view =
       record.status === 'active'
         ? { status: 200, body: Buffer.from(JSON.stringify(renderOidView(oid, record, false))) }
-        : { status: 410, body: Buffer.from(JSON.stringify({ oid: oid.text, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
+        : // Not served: a deleted arc answers through `view`, as problem+json.
+          { status: 410, body: Buffer.from(JSON.stringify({ oid: oid.text, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
     return { key: oidRecordKey(oid), record, previous, view, indexTerms: terms(record), previousIndexTerms: terms(previous) };
   }
 }

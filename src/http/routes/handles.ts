@@ -3,7 +3,6 @@ import { BodyInvalid, HandleInvalid, HandleMismatch, HandleNotFound, QueryInvali
 import type { HandleService } from '../../families/doa/handle-service.js';
 import { foldHandleCase } from '../../ids/handle.js';
 import { requirePrincipal } from '../auth.js';
-import { allowAnyOrigin } from '../cors.js';
 import { errorsFor, handleAck, handleError, handleRecord } from '../schemas.js';
 
 type Query = Record<string, string | string[] | undefined>;
@@ -90,11 +89,11 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
       const idx = indexes(q);
       if (types.length === 0 && idx.length === 0) {
         const view = handles.findView(text);
-        if (view) return allowAnyOrigin(reply).code(view.readUInt16BE(0) as 200).type('application/json; charset=utf-8').send(view.subarray(2));
+        if (view) return reply.code(view.readUInt16BE(0) as 200).type('application/json; charset=utf-8').send(view.subarray(2));
         handles.parseServed(text);
         throw new HandleNotFound(undefined, { handle: text });
       }
-      return allowAnyOrigin(reply).type('application/json; charset=utf-8').send(handles.resolveFiltered(text, types, idx));
+      return reply.type('application/json; charset=utf-8').send(handles.resolveFiltered(text, types, idx));
     },
   );
 
@@ -121,7 +120,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
         { values, overwrite: flag(q, 'overwrite', true), ...(idx.length > 0 ? { indexes: idx } : {}), mintNewSuffix },
         who,
       );
-      return allowAnyOrigin(reply).code(result.created ? 201 : 200).send({ responseCode: 1, handle: result.handle });
+      return reply.code(result.created ? 201 : 200).send({ responseCode: 1, handle: result.handle });
     },
   );
 
@@ -146,7 +145,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
         ...(reason ? { reason } : {}),
         ...(successor ? { successor } : {}),
       });
-      return allowAnyOrigin(reply).send({ responseCode: 1, handle: record.id });
+      return reply.send({ responseCode: 1, handle: record.id });
     },
   );
 
@@ -167,7 +166,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
       const page = optionalInt(q, 'page');
       const pageSize = optionalInt(q, 'pageSize');
       const who = await requirePrincipal(req, handles);
-      return allowAnyOrigin(reply).send(await handles.list(prefix, page, pageSize, who));
+      return reply.send(await handles.list(prefix, page, pageSize, who));
     },
   );
 
@@ -180,6 +179,6 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
         response: { 200: { type: 'object', additionalProperties: true }, ...errorsFor(handleError, 401, 403) },
       },
     },
-    async (req, reply) => allowAnyOrigin(reply).send(await handles.prefixes(await requirePrincipal(req, handles))),
+    async (req, reply) => reply.send(await handles.prefixes(await requirePrincipal(req, handles))),
   );
 }

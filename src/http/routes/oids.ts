@@ -32,7 +32,14 @@ export function oidRoutes(app: FastifyInstance, service: Service): void {
   app.get(
     '/api/oids/:oid',
     { schema: { summary: 'An OID arc: its forms (dotted, DER, IRI, ASN.1), registration, values and signature', tags: ['oids'], params: oidParam, response: { 200: anyObject, ...errorsFor(problem, 400, 401, 404, 410) } } },
-    async (req) => oids.view((req.params as { oid: string }).oid, await optionalPrincipal(req, service)),
+    async (req, reply) => {
+      const { oid } = req.params as { oid: string };
+      const who = await optionalPrincipal(req, service);
+      // Anonymous readers get the view stored with the record; the rest is rendered per request.
+      const stored = who ? undefined : oids.findPublicView(oid);
+      if (stored) return reply.type('application/json; charset=utf-8').send(stored);
+      return oids.view(oid, who);
+    },
   );
 
   app.get(
