@@ -1,5 +1,6 @@
 import { BodyInvalid } from '../../errors.js';
 import { checkUnicodeLabel } from '../../ids/oid-iri.js';
+import { DLT_TX_TYPE, parseDltTx, type DltTx } from './oid-dlt.js';
 import { DEFAULT_VALUE_PERMISSIONS, PERM_ADMIN_READ, PERM_ADMIN_WRITE, type HandleValue } from '../../records/value.js';
 
 /**
@@ -13,6 +14,8 @@ import { DEFAULT_VALUE_PERMISSIONS, PERM_ADMIN_READ, PERM_ADMIN_WRITE, type Hand
  *   OID.FIRST_REGISTRANT JSON {name, contact?, since}: kept from the first registration
  *   OID.ORS              one per ORS service URI
  *   OID.GRANT            one per identity (`index:handle`) granted this arc's subtree
+ *   DLT.TX               JSON {chain, txHash, block?, contract?, time?}: the ledger transaction
+ *                        this arc stands for (Y.4476, see oid-dlt.ts); at most one
  *
  * A confidential registrant's values are admin-readable only (permissions 1100): anonymous
  * readers do not see them, and the public signature does not cover them.
@@ -34,6 +37,7 @@ export interface OidRegistration {
   readonly confidential: boolean;
   readonly ors: readonly string[];
   readonly grants: readonly string[];
+  readonly dltTx?: DltTx;
 }
 
 export const OID_TYPES = {
@@ -45,6 +49,7 @@ export const OID_TYPES = {
   firstRegistrant: 'OID.FIRST_REGISTRANT',
   ors: 'OID.ORS',
   grant: 'OID.GRANT',
+  dltTx: DLT_TX_TYPE,
 } as const;
 
 const ASN1_IDENTIFIER = /^[a-z][A-Za-z0-9]*(-[A-Za-z0-9]+)*$/;
@@ -78,7 +83,7 @@ function registrant(x: unknown, now: string): Registrant | undefined {
   return { name: text(x.name, 'registrant.name', true)!, ...(contact ? { contact } : {}), since: now };
 }
 
-const BODY_KEYS = new Set(['description', 'information', 'asn1Ids', 'unicodeLabels', 'registrant', 'confidential', 'ors', 'grants']);
+const BODY_KEYS = new Set(['description', 'information', 'asn1Ids', 'unicodeLabels', 'registrant', 'confidential', 'ors', 'grants', 'dltTx']);
 
 /** Parses a PUT body; `previous` supplies the first registrant and unchanged registrant dates. */
 export function parseRegistration(body: unknown, previous: OidRegistration | undefined, now: string): OidRegistration {
@@ -91,6 +96,7 @@ export function parseRegistration(body: unknown, previous: OidRegistration | und
     current = previous.registrant;
   }
   const information = text(body.information, 'information', false);
+  const dltTx = body.dltTx === undefined ? undefined : parseDltTx(body.dltTx);
   return {
     description: text(body.description, 'description', true)!,
     ...(information ? { information } : {}),
@@ -111,6 +117,7 @@ export function parseRegistration(body: unknown, previous: OidRegistration | und
     grants: list(body.grants, 'grants', (id) => {
       if (!IDENTITY.test(id)) throw new BodyInvalid(`"${id}" is not an identity index:handle`);
     }),
+    ...(dltTx ? { dltTx } : {}),
   };
 }
 
@@ -129,6 +136,7 @@ export function registrationToValues(reg: OidRegistration, now: number): HandleV
   if (reg.firstRegistrant) add(OID_TYPES.firstRegistrant, JSON.stringify(reg.firstRegistrant), hidden);
   for (const uri of reg.ors) add(OID_TYPES.ors, uri);
   for (const grant of reg.grants) add(OID_TYPES.grant, grant);
+  if (reg.dltTx) add(OID_TYPES.dltTx, JSON.stringify(reg.dltTx));
   return values;
 }
 
@@ -144,6 +152,7 @@ export function valuesToRegistration(values: readonly HandleValue[]): OidRegistr
   const information = one(OID_TYPES.information);
   const current = person(OID_TYPES.registrant);
   const first = person(OID_TYPES.firstRegistrant);
+  const dltTx = one(OID_TYPES.dltTx);
   return {
     description: one(OID_TYPES.description) ?? '',
     ...(information ? { information } : {}),
@@ -154,5 +163,6 @@ export function valuesToRegistration(values: readonly HandleValue[]): OidRegistr
     confidential: people.some((v) => (v.permissions & 0b0010) === 0),
     ors: all(OID_TYPES.ors),
     grants: all(OID_TYPES.grant),
+    ...(dltTx !== undefined ? { dltTx: JSON.parse(dltTx) as DltTx } : {}),
   };
 }

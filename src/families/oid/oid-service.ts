@@ -1,8 +1,10 @@
 import { encodeOid } from '../../asn1/oid-der.js';
-import { OidDeleted, OidExists, OidInvalid, OidNotFound, PermissionDenied } from '../../errors.js';
+import { OidDeleted, OidDltTxTaken, OidExists, OidInvalid, OidLabelTaken, OidLimit, OidNotFound, PermissionDenied } from '../../errors.js';
 import { formatOidValueNotation } from '../../ids/oid-asn1.js';
-import { formatOidIri } from '../../ids/oid-iri.js';
-import { oidFromArcs, parseOid, type Oid } from '../../ids/oid.js';
+import { checkUnicodeLabel, formatOidIri } from '../../ids/oid-iri.js';
+import { labelKey } from '../../ids/oid-label.js';
+import { findArcByLabel, findLongArc } from '../../ids/oid-names.js';
+import { MAX_ARCS, oidFromArcs, parseOid, type Oid } from '../../ids/oid.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import { nextVersion, type StoredRecord, type Tombstone } from '../../records/record.js';
 import { isPublicRead } from '../../records/value.js';
@@ -10,11 +12,13 @@ import { decodeCompact } from '../../signing/jws.js';
 import { findSignature, withSignature } from '../../signing/record-signature.js';
 import type { Signer } from '../../signing/signer.js';
 import { encodeOidKey } from '../../store/oid-key.js';
-import { SEP, type RecordStore, type RecordWrite } from '../../store/store.js';
+import { SEP, type ChangeEntry, type RecordStore, type RecordWrite } from '../../store/store.js';
 import type { Principal } from '../doa/authorize.js';
 import { formatIdentity, parseIdentity, sameIdentity } from '../doa/identity.js';
 import { tombstoneJson } from '../doa/views.js';
-import { OID_TYPES, parseRegistration, registrationToValues, valuesToRegistration } from './oid-record.js';
+import { dltTxTerm, parseDltTxRef } from './oid-dlt.js';
+import { OID_TYPES, parseRegistration, registrationToValues, valuesToRegistration, type OidRegistration } from './oid-record.js';
+import { longArcByKey, standardArcByKey } from './oid-standard-labels.js';
 
 export interface OidServiceOptions {
   readonly issuer: string;
@@ -22,8 +26,38 @@ export interface OidServiceOptions {
   readonly now?: () => number;
 }
 
+/*
+ * Index terms of an active arc (the store appends `00 <record key>`; a tombstone drops them all):
+ *   oidchild  00 <parent OidKey>                  children pages (arcs of 3 or more arcs only)
+ *   oidlabel  00 <parent OidKey> 00 <labelKey>    one per distinct label key of its ASN.1
+ *                                                 identifiers and Unicode labels: sibling
+ *                                                 uniqueness and lookup by label
+ *   oidactive                                     every active arc; the record keys sort as the
+ *                                                 OIDs do, so a subtree is one key range
+ *   oiddlt    00 <chain> 00 <txHash>              the Y.4476 ledger transaction (oid-dlt.ts)
+ */
 const CHILDREN = 'oidchild';
+const LABEL = 'oidlabel';
+const ACTIVE = 'oidactive';
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const INTEGER_LABEL = /^(0|[1-9][0-9]*)$/;
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** One change of an arc, as `onChange` listeners get it. */
+export interface OidChange {
+  readonly oid: Oid;
+  /** Change-log position of the write. */
+  readonly seq: number;
+}
+
+const labelTerm = (parent: readonly bigint[], key: string): string => `${LABEL}${SEP}${encodeOidKey(parent)}${SEP}${key}`;
+
+/** Distinct label keys of a registration's ASN.1 identifiers and Unicode labels, each with a label that has it. */
+function labelsByKey(reg: OidRegistration): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const label of [...reg.asn1Ids, ...reg.unicodeLabels]) if (!out.has(labelKey(label))) out.set(labelKey(label), label);
+  return out;
+}
 
 /** Storage key of an OID record: never contains "/", so it cannot meet a handle's key. */
 export function oidRecordKey(oid: Oid): string {
@@ -37,6 +71,7 @@ export function oidRecordKey(oid: Oid): string {
  */
 export class OidService {
   private readonly now: () => number;
+  private readonly listeners = new Set<{ readonly listener: (change: OidChange) => void }>();
 
   constructor(
     private readonly store: RecordStore,
@@ -82,6 +117,127 @@ export class OidService {
     return this.view(`2.25.${BigInt(`0x${uuid.replace(/-/g, '')}`)}`);
   }
 
+  /**
+   * The active arc directly under `parent` that has `label` as an ASN.1 identifier or Unicode
+   * label, compared by `labelKey` (so case-insensitively; see src/ids/oid-label.ts).
+   * Registered arcs only: the standard names of `registries/oid/` are not consulted.
+   */
+  async findChildByLabel(parent: Oid | readonly bigint[], label: string): Promise<Oid | undefined> {
+    const arcs = 'arcs' in parent ? parent.arcs : parent;
+    if (label === '' || CONTROL.test(label)) return undefined; // U+0000 would reach into other terms
+    const [id] = await this.store.indexIds(labelTerm(arcs, labelKey(label)), { limit: 1 });
+    if (id === undefined) return undefined;
+    const child = parseOid(id);
+    return this.find(child)?.status === 'active' ? child : undefined;
+  }
+
+  /**
+   * The OID an OID-IRI names, walking it label by label: integer labels are arcs; the first
+   * label may be a long arc (`/Example`, `/UUID`); under 2.25 a UUID is its arc; any other label
+   * is, in this order, a standard name of `registries/oid/` matched exactly, a label registered
+   * through PUT on an active child (`findChildByLabel`), or a standard name matched by
+   * `labelKey`. X.660 says nothing found about case or normalisation (registries/oid/README.md,
+   * section D), so a label that differs only in case still resolves; registered labels are unique
+   * among siblings by the same key, so this never makes a lookup ambiguous. ASN.1 identifiers of
+   * registered arcs share that namespace and resolve as labels too.
+   */
+  async resolveIri(text: string): Promise<Oid> {
+    const iri = text.startsWith('oid:') ? text.slice(4) : text;
+    if (!iri.startsWith('/') || iri.length < 2) throw new OidInvalid('An OID-IRI starts with "/" and names at least one arc');
+    let labels: string[];
+    try {
+      labels = iri.slice(1).split('/').map((l) => decodeURIComponent(l));
+    } catch {
+      throw new OidInvalid('OID-IRI has invalid percent-encoding');
+    }
+    if (labels.length > MAX_ARCS) throw new OidLimit(`OID-IRI has more than ${MAX_ARCS} labels`);
+    const arcs: bigint[] = [];
+    for (const [i, label] of labels.entries()) {
+      if (INTEGER_LABEL.test(label)) {
+        arcs.push(BigInt(label));
+        continue;
+      }
+      checkUnicodeLabel(label);
+      const parent = arcs.join('.');
+      const long = i === 0 ? findLongArc(label) : undefined;
+      if (long) {
+        arcs.push(...long);
+        continue;
+      }
+      if (parent === '2.25' && UUID.test(label)) {
+        arcs.push(BigInt(`0x${label.replace(/-/g, '')}`));
+        continue;
+      }
+      const standard = findArcByLabel(parent, label);
+      if (standard !== undefined) {
+        arcs.push(standard);
+        continue;
+      }
+      const registered = arcs.length > 0 ? await this.findChildByLabel(arcs, label) : undefined;
+      if (registered) {
+        arcs.push(registered.arcs.at(-1)!);
+        continue;
+      }
+      const key = labelKey(label);
+      const folded = i === 0 ? (longArcByKey(key) ?? optional(standardArcByKey('', key))) : optional(standardArcByKey(parent, key));
+      if (!folded) throw new OidInvalid(`Unicode label "${label}" is not known under ${parent === '' ? 'the root' : parent}`);
+      arcs.push(...folded);
+    }
+    return oidFromArcs(arcs);
+  }
+
+  /** The active arc that stands for a ledger transaction, `?dltTx=<chain>:<txHash>` (Y.4476). */
+  async findByDltTx(ref: string): Promise<Oid | undefined> {
+    const [id] = await this.store.indexIds(dltTxTerm(parseDltTxRef(ref)), { limit: 1 });
+    return id === undefined ? undefined : parseOid(id);
+  }
+
+  /** Whether some active registered arc lies strictly beneath `oid`, at any depth: one key read. */
+  async hasActiveDescendant(oid: Oid | readonly bigint[]): Promise<boolean> {
+    // Arcs alone too: a root (one arc) is not an Oid, but ORS asks whether it has descendants.
+    const arcs = 'arcs' in oid ? oid.arcs : oid;
+    const base = `${ACTIVE}${SEP}oid:${encodeOidKey(arcs)}`;
+    // Descendants' keys continue the arc's key with hex digits; the arc's own key ends there.
+    for await (const _ of this.store.index.keys({ gte: `${base}0`, lt: `${base}g`, limit: 1 })) return true;
+    return false;
+  }
+
+  /** Every active arc with its record, in numeric OID order. */
+  async *activeArcs(): AsyncGenerator<{ oid: Oid; record: StoredRecord }> {
+    for await (const id of this.store.index.values({ gt: `${ACTIVE}${SEP}`, lt: `${ACTIVE}\u0001` })) {
+      const oid = parseOid(id);
+      const record = this.find(oid);
+      // Removed since the iterator's snapshot was taken: skipped.
+      if (record?.status === 'active') yield { oid, record };
+    }
+  }
+
+  /**
+   * Calls `listener` after every committed put or remove of an arc, in commit order, before the
+   * next write starts (so keep it short; it runs under the write lock). A listener that throws
+   * does not affect the write or the other listeners; its error becomes a process warning.
+   * Returns the function that unsubscribes.
+   */
+  onChange(listener: (change: OidChange) => void): () => void {
+    const entry = { listener };
+    this.listeners.add(entry);
+    return () => {
+      this.listeners.delete(entry);
+    };
+  }
+
+  private emit(oid: Oid, changes: readonly ChangeEntry[]): void {
+    for (const change of changes) {
+      for (const { listener } of [...this.listeners]) {
+        try {
+          listener({ oid, seq: change.seq });
+        } catch (e) {
+          process.emitWarning(`OID change listener failed: ${e instanceof Error ? e.message : String(e)}`, 'CairnListenerWarning');
+        }
+      }
+    }
+  }
+
   async children(text: string, page: number, pageSize: number) {
     const oid = parseOid(text);
     const term = `${CHILDREN}${SEP}${encodeOidKey(oid.arcs)}`;
@@ -121,8 +277,9 @@ export class OidService {
       if (live && !overwrite) throw new OidExists(`${oid.text} is registered`, { oid: oid.text });
       const now = this.now();
       const registration = parseRegistration(body, live ? valuesToRegistration(live.values) : undefined, isoSeconds(now));
+      await this.checkUnique(oid, registration);
       const record = this.nextRecord(oid, previous, registrationToValues(registration, now), who, now);
-      await this.store.commit([this.write(oid, record, previous)]);
+      this.emit(oid, await this.store.commit([this.write(oid, record, previous)]));
       return { oid: oid.text, created: !live };
     });
   }
@@ -138,8 +295,31 @@ export class OidService {
       const now = this.now();
       const tombstone: Tombstone = { reason, at: now };
       const record = { ...this.nextRecord(oid, previous, [], who, now), status: 'tombstoned' as const, tombstone };
-      await this.store.commit([this.write(oid, record, previous)]);
+      this.emit(oid, await this.store.commit([this.write(oid, record, previous)]));
     });
+  }
+
+  /**
+   * Refuses, before anything is written, a label another active sibling (or a standard name of
+   * `registries/oid/` for another arc under the same parent) already has, and a ledger
+   * transaction another active arc stands for. Call under the write lock.
+   */
+  private async checkUnique(oid: Oid, reg: OidRegistration): Promise<void> {
+    const parent = oid.arcs.slice(0, -1);
+    const arc = oid.arcs.at(-1)!;
+    for (const [key, label] of labelsByKey(reg)) {
+      const standard = standardArcByKey(parent.join('.'), key);
+      if (standard !== undefined && standard !== arc) {
+        const takenBy = [...parent, standard].join('.');
+        throw new OidLabelTaken(`"${label}" is a standard name of ${takenBy}`, { oid: oid.text, label, takenBy });
+      }
+      const takenBy = (await this.store.indexIds(labelTerm(parent, key), { limit: 2 })).find((id) => id !== oid.text);
+      if (takenBy !== undefined) throw new OidLabelTaken(`"${label}" is already a label of ${takenBy}`, { oid: oid.text, label, takenBy });
+    }
+    if (reg.dltTx) {
+      const takenBy = (await this.store.indexIds(dltTxTerm(reg.dltTx), { limit: 2 })).find((id) => id !== oid.text);
+      if (takenBy !== undefined) throw new OidDltTxTaken(`${reg.dltTx.chain} transaction ${reg.dltTx.txHash} is assigned to ${takenBy}`, { oid: oid.text, takenBy });
+    }
   }
 
   private nextRecord(oid: Oid, previous: StoredRecord | undefined, values: StoredRecord['values'], who: Principal, now: number): StoredRecord {
@@ -149,8 +329,17 @@ export class OidService {
   }
 
   private write(oid: Oid, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
-    const parentTerm = `${CHILDREN}${SEP}${encodeOidKey(oid.arcs.slice(0, -1))}`;
-    const terms = (r: StoredRecord | undefined): string[] => (r?.status === 'active' && oid.arcs.length > 2 ? [parentTerm] : []);
+    const parent = oid.arcs.slice(0, -1);
+    const terms = (r: StoredRecord | undefined): string[] => {
+      if (r?.status !== 'active') return [];
+      const reg = valuesToRegistration(r.values);
+      return [
+        ...(oid.arcs.length > 2 ? [`${CHILDREN}${SEP}${encodeOidKey(parent)}`] : []),
+        ACTIVE,
+        ...[...labelsByKey(reg).keys()].map((key) => labelTerm(parent, key)),
+        ...(reg.dltTx ? [dltTxTerm(reg.dltTx)] : []),
+      ];
+    };
     const view =
       record.status === 'active'
         ? { status: 200, body: Buffer.from(JSON.stringify(renderOidView(oid, record, false))) }
@@ -159,6 +348,8 @@ export class OidService {
     return { key: oidRecordKey(oid), record, previous, view, indexTerms: terms(record), previousIndexTerms: terms(previous) };
   }
 }
+
+const optional = (arc: bigint | undefined): bigint[] | undefined => (arc === undefined ? undefined : [arc]);
 
 /** The JSON an OID resolves to: its forms, its registration, its values and signature. */
 export function renderOidView(oid: Oid, record: StoredRecord, privileged: boolean) {
@@ -181,6 +372,7 @@ export function renderOidView(oid: Oid, record: StoredRecord, privileged: boolea
     confidential: valuesToRegistration(record.values).confidential,
     ors: reg.ors,
     grants: reg.grants,
+    ...(reg.dltTx ? { dltTx: reg.dltTx } : {}),
     status: record.status,
     version: record.version,
     created: isoSeconds(record.created),

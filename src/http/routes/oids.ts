@@ -1,7 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { QueryInvalid } from '../../errors.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { OidNotFound, QueryInvalid } from '../../errors.js';
 import type { Principal } from '../../families/doa/authorize.js';
-import { parseOidIri } from '../../ids/oid-iri.js';
 import type { Service } from '../../service/bootstrap.js';
 import { requirePrincipal } from '../auth.js';
 import { errorsFor, problem } from '../schemas.js';
@@ -29,33 +28,46 @@ async function optionalPrincipal(req: FastifyRequest, service: Service): Promise
 export function oidRoutes(app: FastifyInstance, service: Service): void {
   const { oids } = service;
 
+  /** One arc as GET /api/oids/{dotted} answers it. */
+  async function sendArc(req: FastifyRequest, reply: FastifyReply, oid: string) {
+    const who = await optionalPrincipal(req, service);
+    // Anonymous readers get the view stored with the record; the rest is rendered per request.
+    const stored = who ? undefined : oids.findPublicView(oid);
+    if (stored) return reply.type('application/json; charset=utf-8').send(stored);
+    return oids.view(oid, who);
+  }
+
   app.get(
     '/api/oids/:oid',
     { schema: { summary: 'An OID arc: its forms (dotted, DER, IRI, ASN.1), registration, values and signature', tags: ['oids'], params: oidParam, response: { 200: anyObject, ...errorsFor(problem, 400, 401, 404, 410) } } },
-    async (req, reply) => {
-      const { oid } = req.params as { oid: string };
-      const who = await optionalPrincipal(req, service);
-      // Anonymous readers get the view stored with the record; the rest is rendered per request.
-      const stored = who ? undefined : oids.findPublicView(oid);
-      if (stored) return reply.type('application/json; charset=utf-8').send(stored);
-      return oids.view(oid, who);
-    },
+    async (req, reply) => sendArc(req, reply, (req.params as { oid: string }).oid),
   );
 
   app.get(
     '/api/oids',
     {
       schema: {
-        summary: 'Find an OID by its OID-IRI (?iri=/Example/1)',
+        summary: 'Find an arc by its OID-IRI (?iri=/Example/1, registered labels included) or by the ledger transaction it stands for (?dltTx=eip155:1:0x...)',
         tags: ['oids'],
-        querystring: { type: 'object', properties: { iri: { type: 'string' } } },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 404, 410) },
+        querystring: {
+          type: 'object',
+          properties: {
+            iri: { type: 'string', description: 'OID-IRI; labels match case-insensitively when nothing matches exactly' },
+            dltTx: { type: 'string', description: 'Y.4476 transaction, <CAIP-2 chain>:<txHash>, e.g. eip155:1:0x<64 hex>' },
+          },
+        },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 404, 410) },
       },
     },
-    async (req) => {
-      const iri = (req.query as Query).iri;
-      if (!iri) throw new QueryInvalid('Give ?iri=/Joint-ISO-ITU-T/Example/1');
-      return oids.view(parseOidIri(iri).text, await optionalPrincipal(req, service));
+    async (req, reply) => {
+      const { iri, dltTx } = req.query as Query;
+      if ((iri === undefined) === (dltTx === undefined) || iri === '' || dltTx === '') {
+        throw new QueryInvalid('Give one of ?iri=/Joint-ISO-ITU-T/Example/1 or ?dltTx=eip155:1:0x...');
+      }
+      if (iri !== undefined) return sendArc(req, reply, (await oids.resolveIri(iri)).text);
+      const oid = await oids.findByDltTx(dltTx!);
+      if (!oid) throw new OidNotFound(`No active arc stands for ${dltTx}`, { dltTx });
+      return sendArc(req, reply, oid.text);
     },
   );
 
