@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { ConfigInvalid } from './errors.js';
 import { isSigningAlg, type SigningAlg } from './signing/algorithms.js';
@@ -21,6 +22,16 @@ export interface Config {
   readonly bodyLimit: number;
   /** How long a record signature stays valid. */
   readonly signatureValiditySeconds: number;
+  /** UDP and TCP port of the ORS DNS responder; 0 picks a free port. */
+  readonly dnsPort: number;
+  /** The ORS domain the OID tree is published under (X.672). */
+  readonly orsDomain: string;
+  /** Base URL that ORS URI records point at; defaults to the HTTP listener's address. */
+  readonly publicUrl: string | undefined;
+  /** Secondaries sent DNS NOTIFY when the zone changes (`host:port`). */
+  readonly dnsNotify: readonly string[];
+  /** Addresses allowed to transfer the zone (AXFR, IXFR). */
+  readonly dnsTransferAllow: readonly string[];
 }
 
 export const DEFAULTS: Config = {
@@ -35,6 +46,11 @@ export const DEFAULTS: Config = {
   syncWrites: true,
   bodyLimit: 1024 * 1024,
   signatureValiditySeconds: 2 * 365 * 24 * 3600,
+  dnsPort: 5353,
+  orsDomain: 'oid-res.org',
+  publicUrl: undefined,
+  dnsNotify: [],
+  dnsTransferAllow: ['127.0.0.1', '::1'],
 };
 
 /** Environment variable for each setting (also the README's configuration table). */
@@ -50,6 +66,11 @@ export const ENVIRONMENT: Readonly<Record<keyof Config, string>> = {
   syncWrites: 'CAIRN_SYNC_WRITES',
   bodyLimit: 'CAIRN_BODY_LIMIT',
   signatureValiditySeconds: 'CAIRN_SIGNATURE_VALIDITY',
+  dnsPort: 'CAIRN_DNS_PORT',
+  orsDomain: 'CAIRN_ORS_DOMAIN',
+  publicUrl: 'CAIRN_PUBLIC_URL',
+  dnsNotify: 'CAIRN_DNS_NOTIFY',
+  dnsTransferAllow: 'CAIRN_DNS_TRANSFER_ALLOW',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -89,6 +110,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   }
   const secret = read('adminSecret');
   if (secret !== undefined && secret.length < 12) throw new ConfigInvalid(`${e('adminSecret')} must be at least 12 characters`);
+  const orsDomain = (read('orsDomain') ?? DEFAULTS.orsDomain).toLowerCase().replace(/\.$/, '');
+  if (!/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(orsDomain) || orsDomain.length > 200) {
+    throw new ConfigInvalid(`${e('orsDomain')} must be a DNS domain such as oid-res.org, got "${orsDomain}"`);
+  }
+  const publicUrl = read('publicUrl');
+  if (publicUrl !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(publicUrl)) {
+    throw new ConfigInvalid(`${e('publicUrl')} must be an http(s) URL, got "${publicUrl}"`);
+  }
+  const list = (key: keyof Config): string[] | undefined => read(key)?.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const notify = list('dnsNotify') ?? [...DEFAULTS.dnsNotify];
+  for (const target of notify) {
+    if (!/^(\[[0-9a-fA-F:.]+\]|[0-9.]+):\d{1,5}$/.test(target)) throw new ConfigInvalid(`${e('dnsNotify')} entries must be address:port, got "${target}"`);
+  }
+  const transferAllow = list('dnsTransferAllow') ?? [...DEFAULTS.dnsTransferAllow];
+  for (const address of transferAllow) {
+    if (isIP(address) === 0) throw new ConfigInvalid(`${e('dnsTransferAllow')} entries must be IP addresses, got "${address}"`);
+  }
   const config: Config = {
     host: read('host') ?? DEFAULTS.host,
     httpPort: read('httpPort') === undefined ? DEFAULTS.httpPort : port(e('httpPort'), read('httpPort')!),
@@ -104,6 +142,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       read('signatureValiditySeconds') === undefined
         ? DEFAULTS.signatureValiditySeconds
         : positiveInt(e('signatureValiditySeconds'), read('signatureValiditySeconds')!),
+    dnsPort: read('dnsPort') === undefined ? DEFAULTS.dnsPort : port(e('dnsPort'), read('dnsPort')!),
+    orsDomain,
+    publicUrl: publicUrl?.replace(/\/+$/, ''),
+    dnsNotify: notify,
+    dnsTransferAllow: transferAllow,
   };
   return { ...config, ...overrides };
 }

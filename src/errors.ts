@@ -49,12 +49,18 @@ export const ERRORS = {
   ERR_IMPORT_LINE_INVALID: { status: 400, handleCode: 4, title: 'Invalid import line' },
   ERR_STORE_LOCKED: { status: 503, handleCode: 2, title: 'Data directory is in use by another process' },
   ERR_RECORD_PROTECTED: { status: 409, handleCode: 400, title: 'The service keeps this record and its keys' },
+  ERR_DNS_MESSAGE_INVALID: { status: 400, handleCode: 4, title: 'Malformed DNS message' },
   ERR_OID_INVALID: { status: 400, handleCode: 4, title: 'Invalid object identifier' },
   ERR_OID_LIMIT: { status: 400, handleCode: 4, title: 'Object identifier exceeds a limit' },
   ERR_DER_INVALID: { status: 400, handleCode: 4, title: 'Invalid DER encoding' },
   ERR_OID_NOT_FOUND: { status: 404, handleCode: 100, title: 'OID not registered' },
   ERR_OID_DELETED: { status: 410, handleCode: 100, title: 'OID deleted' },
   ERR_OID_EXISTS: { status: 409, handleCode: 101, title: 'OID already registered' },
+  ERR_OID_LABEL_TAKEN: { status: 409, handleCode: 101, title: 'Label already used by a sibling arc' },
+  ERR_OID_DLT_TX_TAKEN: { status: 409, handleCode: 101, title: 'Ledger transaction already assigned to an arc' },
+  ERR_OID_DLT_TX_INVALID: { status: 400, handleCode: 4, title: 'Invalid ledger transaction reference' },
+  ERR_ITS_ID_INVALID: { status: 400, handleCode: 4, title: 'Invalid ITS sign identifier' },
+  ERR_ITS_CHECK_MISMATCH: { status: 400, handleCode: 4, title: 'ITS sign identifier check character does not match' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -117,10 +123,16 @@ export class SignatureInvalid extends CairnError { constructor(...a: Detailed) {
 export class ImportLineInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IMPORT_LINE_INVALID', ...a); } }
 export class StoreLocked extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_LOCKED', ...a); } }
 export class RecordProtected extends CairnError { constructor(...a: Detailed) { super('ERR_RECORD_PROTECTED', ...a); } }
+export class DnsMessageInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DNS_MESSAGE_INVALID', ...a); } }
 export class OidInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_OID_INVALID', ...a); } }
 export class OidLimit extends CairnError { constructor(...a: Detailed) { super('ERR_OID_LIMIT', ...a); } }
 export class DerInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DER_INVALID', ...a); } }
 export class OidNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_OID_NOT_FOUND', ...a); } }
 export class OidDeleted extends CairnError { constructor(...a: Detailed) { super('ERR_OID_DELETED', ...a); } }
 export class OidExists extends CairnError { constructor(...a: Detailed) { super('ERR_OID_EXISTS', ...a); } }
+export class OidLabelTaken extends CairnError { constructor(...a: Detailed) { super('ERR_OID_LABEL_TAKEN', ...a); } }
+export class OidDltTxTaken extends CairnError { constructor(...a: Detailed) { super('ERR_OID_DLT_TX_TAKEN', ...a); } }
+export class OidDltTxInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_OID_DLT_TX_INVALID', ...a); } }
+export class ItsIdInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_ID_INVALID', ...a); } }
+export class ItsCheckMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_CHECK_MISMATCH', ...a); } }
 

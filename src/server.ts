@@ -3,12 +3,14 @@ import type { Config } from './config.js';
 import { redactConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { createLogging } from './http/logging.js';
+import { startOrs } from './dns/start-ors.js';
 import { startService, type Service } from './service/bootstrap.js';
 
 export interface RunningServer {
   readonly service: Service;
   readonly app: FastifyInstance;
   readonly http: { host: string; port: number };
+  readonly dns: { host: string; port: number };
   stop(): Promise<void>;
 }
 
@@ -20,15 +22,29 @@ export async function runServer(config: Config): Promise<RunningServer> {
   await app.listen({ host: config.host, port: config.httpPort });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
-  app.log.info({ event: 'ready', http: `http://${config.host}:${port}`, prefix: config.prefix, config: redactConfig(config) }, 'cairn ready');
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const publicUrl = config.publicUrl ?? `http://${host}:${port}`;
+  let ors;
+  try {
+    ors = await startOrs(service, config, publicUrl, (e) => app.log.warn({ event: 'dns-error', err: e }, 'DNS responder error'));
+  } catch (e) {
+    await app.close();
+    await service.close();
+    throw e;
+  }
+  app.log.info(
+    { event: 'ready', http: `http://${host}:${port}`, dns: `${host}:${ors.port}`, orsDomain: config.orsDomain, prefix: config.prefix, config: redactConfig(config) },
+    'cairn ready',
+  );
   // The log is buffered; whoever waits for the ready line must not wait for the buffer to fill.
   logging.flushSync();
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      await ors.close();
       await app.close();
       await service.close();
       logging.flushSync();
     })());
-  return { service, app, http: { host: config.host, port }, stop };
+  return { service, app, http: { host: config.host, port }, dns: { host: config.host, port: ors.port }, stop };
 }

@@ -81,6 +81,11 @@ export function findLabel(oid: string): string | undefined {
   return labelOf.get(oid);
 }
 
+/** Every long arc: its label and the arcs it stands for. */
+export function longArcEntries(): ReadonlyArray<readonly [string, readonly bigint[]]> {
+  return [...longArcs];
+}
+
 /** The long arc whose label names `oid` (first listed wins), for the shortest IRI. */
 export function findLongArcLabel(oid: string): string | undefined {
   for (const [label, arcs] of longArcs) if (arcs.join('.') === oid) return label;

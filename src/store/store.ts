@@ -1,5 +1,5 @@
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
-import { deserializeRecord, serializeRecord, type StoredRecord } from '../records/record.js';
+import { deserializeRecord, serializeRecord, type Family, type StoredRecord } from '../records/record.js';
 import { TwoGenerationCache } from './view-cache.js';
 
 /**
@@ -15,6 +15,8 @@ import { TwoGenerationCache } from './view-cache.js';
  *   records   <key>                     -> RecordEntry (below)
  *   history   <key> 00 <version:8 hex>  -> the record (binary) that version replaced
  *   changes   <seq:16 hex>              -> change-log entry JSON
+ *   fchanges  <family> 00 <seq:16 hex>  -> the same entry, per family (DNS serial and IXFR read
+ *                                          the OID family's changes without walking the others)
  *   index     <name> 00 <term> 00 <key> -> the record's id (e.g. prefix 00 20.5000 00 20.5000/ABC)
  *   meta      <name>                    -> JSON
  *
@@ -31,6 +33,7 @@ export const SEP = '\u0000';
 
 export interface ChangeEntry {
   readonly seq: number;
+  readonly family: Family;
   readonly key: string;
   readonly id: string;
   readonly version: number;
@@ -62,9 +65,10 @@ export class RecordStore {
   readonly records: Sub<Buffer>;
   readonly history: Sub<Buffer>;
   readonly changes: Sub<string>;
+  readonly familyChanges: Sub<string>;
   readonly index: Sub<string>;
   readonly meta: Sub<string>;
-  private readonly prefix: { records: string; history: string; changes: string; index: string; meta: string };
+  private readonly prefix: { records: string; history: string; changes: string; familyChanges: string; index: string; meta: string };
   private readonly views: TwoGenerationCache<string, Buffer> | undefined;
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
@@ -75,12 +79,14 @@ export class RecordStore {
     this.records = sub('records', 'buffer');
     this.history = sub('history', 'buffer');
     this.changes = sub('changes', 'utf8');
+    this.familyChanges = sub('fchanges', 'utf8');
     this.index = sub('index', 'utf8');
     this.meta = sub('meta', 'utf8');
     this.prefix = {
       records: this.records.prefix,
       history: this.history.prefix,
       changes: this.changes.prefix,
+      familyChanges: this.familyChanges.prefix,
       index: this.index.prefix,
       meta: this.meta.prefix,
     };
@@ -93,6 +99,7 @@ export class RecordStore {
     const store = new RecordStore(db, options);
     // The change log is the source of truth for the sequence: resume after its last entry.
     for await (const key of store.changes.keys({ reverse: true, limit: 1 })) store.seq = parseInt(key, 16);
+    await store.indexFamilyChanges();
     return store;
   }
 
@@ -166,8 +173,10 @@ export class RecordStore {
         for (const term of next) batch.put(`${p.index}${term}${SEP}${key}`, Buffer.from(record.id));
         // Re-creating a tombstoned record is a create for feed readers and mirrors.
         const op = previous?.status !== 'active' ? 'create' : record.status === 'tombstoned' ? 'delete' : 'update';
-        const change: ChangeEntry = { seq: ++seq, key, id: record.id, version: record.version, op, at: record.updated };
-        batch.put(p.changes + seqKey(change.seq), Buffer.from(JSON.stringify(change)));
+        const change: ChangeEntry = { seq: ++seq, family: record.family, key, id: record.id, version: record.version, op, at: record.updated };
+        const json = Buffer.from(JSON.stringify(change));
+        batch.put(p.changes + seqKey(change.seq), json);
+        batch.put(p.familyChanges + familyChangeKey(record.family, change.seq), json);
         entries.push(change);
       }
       for (const [name, value] of Object.entries(meta)) batch.put(p.meta + name, Buffer.from(JSON.stringify(value)));
@@ -241,6 +250,51 @@ export class RecordStore {
     return out;
   }
 
+  /** Sequence number of the family's last change (0 when it has none). */
+  async lastSeqOf(family: Family): Promise<number> {
+    for await (const entry of this.familyChanges.values({ gt: `${family}${SEP}`, lt: `${family}\u0001`, reverse: true, limit: 1 })) {
+      return (JSON.parse(entry) as ChangeEntry).seq;
+    }
+    return 0;
+  }
+
+  /** The family's changes after `since`, oldest first. */
+  async *familyChangesSince(family: Family, since: number): AsyncGenerator<ChangeEntry> {
+    for await (const entry of this.familyChanges.values({ gt: familyChangeKey(family, since), lt: `${family}\u0001` })) {
+      yield JSON.parse(entry) as ChangeEntry;
+    }
+  }
+
+  /** A record as it was at `version`, from history or the current entry; undefined if never. */
+  async recordAt(key: string, version: number): Promise<StoredRecord | undefined> {
+    const current = this.findRecord(key);
+    if (current?.version === version) return current;
+    const old = await this.history.get(historyKey(key, version));
+    return old === undefined ? undefined : deserializeRecord(old);
+  }
+
+  /**
+   * Stores written before the per-family change log existed get it built once from the change
+   * log (entries then lacked `family`: handle keys hold "/", OID keys start "oid:").
+   */
+  private async indexFamilyChanges(): Promise<void> {
+    if ((await this.meta.get('familyChanges')) !== undefined) return;
+    let batch = this.db.batch();
+    let pending = 0;
+    for await (const json of this.changes.values()) {
+      const entry = JSON.parse(json) as Omit<ChangeEntry, 'family'> & { family?: Family };
+      const family: Family = entry.family ?? (entry.key.startsWith('oid:') ? 'oid' : 'handle');
+      batch.put(this.prefix.familyChanges + familyChangeKey(family, entry.seq), Buffer.from(JSON.stringify({ ...entry, family })));
+      if (++pending === 1000) {
+        await batch.write();
+        batch = this.db.batch();
+        pending = 0;
+      }
+    }
+    batch.put(this.prefix.meta + 'familyChanges', Buffer.from('1'));
+    await batch.write({ sync: this.options.sync } as never);
+  }
+
   /** Every record key with its record, in key order (consistency checks, backups). */
   async *allRecords(): AsyncGenerator<[string, StoredRecord]> {
     for await (const [key, entry] of this.records.iterator()) {
@@ -267,6 +321,10 @@ function entryRecord(entry: Buffer): Buffer {
 
 export function seqKey(seq: number): string {
   return seq.toString(16).padStart(16, '0');
+}
+
+export function familyChangeKey(family: Family, seq: number): string {
+  return `${family}${SEP}${seqKey(seq)}`;
 }
 
 export function historyKey(key: string, version: number): string {

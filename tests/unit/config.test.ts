@@ -21,6 +21,11 @@ describe('configuration', () => {
       CAIRN_SYNC_WRITES: 'false',
       CAIRN_BODY_LIMIT: '2048',
       CAIRN_SIGNATURE_VALIDITY: '3600',
+      CAIRN_DNS_PORT: '0',
+      CAIRN_ORS_DOMAIN: 'ORS.Example.',
+      CAIRN_PUBLIC_URL: 'https://oid.example/',
+      CAIRN_DNS_NOTIFY: '127.0.0.1:5300, [::1]:5301',
+      CAIRN_DNS_TRANSFER_ALLOW: '10.0.0.2',
     });
     expect(c).toEqual({
       host: '::1',
@@ -34,6 +39,11 @@ describe('configuration', () => {
       syncWrites: false,
       bodyLimit: 2048,
       signatureValiditySeconds: 3600,
+      dnsPort: 0,
+      orsDomain: 'ors.example',
+      publicUrl: 'https://oid.example',
+      dnsNotify: ['127.0.0.1:5300', '[::1]:5301'],
+      dnsTransferAllow: ['10.0.0.2'],
     });
     expect(redactConfig(c).adminSecret).toBe('<redacted>');
   });
@@ -48,6 +58,12 @@ describe('configuration', () => {
     ['CAIRN_ADMIN_SECRET', 'short'],
     ['CAIRN_LOG_LEVEL', 'loud'],
     ['CAIRN_SYNC_WRITES', 'sometimes'],
+    ['CAIRN_DNS_PORT', '65536'],
+    ['CAIRN_ORS_DOMAIN', 'bad_domain.org'],
+    ['CAIRN_ORS_DOMAIN', '-x.org'],
+    ['CAIRN_PUBLIC_URL', 'ftp://x'],
+    ['CAIRN_DNS_NOTIFY', 'secondary.example:53'],
+    ['CAIRN_DNS_TRANSFER_ALLOW', 'anyone'],
     ['CAIRN_BODY_LIMIT', '0'],
   ])('%s=%s is ERR_CONFIG_INVALID', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
