@@ -4,6 +4,7 @@ import { loadClientConfig, loadConfig, type ClientConfig, type Config } from '..
 import { AuthRequired, CairnError, type ErrorCode, ERRORS } from '../errors.js';
 import { runServer } from '../server.js';
 import { importFile } from './import.js';
+import { exportZone } from './zone-export.js';
 
 const USAGE = `Usage: cairn <command>
 
@@ -12,6 +13,8 @@ const USAGE = `Usage: cairn <command>
   put HANDLE FILE        create or replace a handle from a JSON file of values on a running server
   import FILE.ndjson     bulk-load handles into the data directory (server stopped); one
                          {"handle": ..., "values": [...]} per line; resumable and idempotent
+  zone export [FILE]     write the ORS DNS zone (RFC 1035 master file) to FILE or stdout
+                         (server stopped; a running server serves the same zone by AXFR)
 
 Client commands use CAIRN_URL (default http://CAIRN_HOST:CAIRN_HTTP_PORT) and CAIRN_IDENTITY /
 CAIRN_SECRET, else the admin credentials file in CAIRN_DATA_DIR.`;
@@ -32,6 +35,12 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
       const [file] = requireArgs(args, 1, 'import FILE.ndjson');
       const outcome = await importFile(config, file!, { progress: process.stderr.isTTY === true });
       process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      return 0;
+    }
+    case 'zone': {
+      if (args[0] !== 'export' || args.length > 2) throw new UsageError('usage: cairn zone export [FILE]');
+      const outcome = await exportZone(config, args[1]);
+      if (args[1] !== undefined && args[1] !== '-') process.stdout.write(`${JSON.stringify(outcome)}\n`);
       return 0;
     }
     case undefined:

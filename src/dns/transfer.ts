@@ -40,10 +40,11 @@ export async function* transferMessages(z: OrsZoneOptions, source: OrsSource, qu
       return;
     }
   }
-  yield* pack(query, question, [soa, ...(await allRecords(z, source)), soa]);
+  yield* pack(query, question, [soa, ...(await zoneRecords(z, source)), soa]);
 }
 
-async function allRecords(z: OrsZoneOptions, source: OrsSource): Promise<ResourceRecord[]> {
+/** Every record of the zone but the SOA, in OID order. */
+export async function zoneRecords(z: OrsZoneOptions, source: Pick<OrsSource, 'activeArcs'>): Promise<ResourceRecord[]> {
   // Gathered before sending so the transfer is one consistent state even if writes land meanwhile.
   const out: ResourceRecord[] = [nsRecord(z), glueRecord(z), ...apexDnameRecords(z)];
   for await (const { oid, record } of source.activeArcs()) out.push(...arcRecords(z, oid.arcs, record));
