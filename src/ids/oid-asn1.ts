@@ -1,5 +1,5 @@
 import { OidInvalid, OidLimit } from '../errors.js';
-import { MAX_ARCS, oidFromArcs, type Oid } from './oid.js';
+import { decimalArc, MAX_ARCS, oidFromArcs, type Oid } from './oid.js';
 import { findArcByIdentifier, findIdentifier } from './oid-names.js';
 
 /**
@@ -33,14 +33,14 @@ export function parseOidValueNotation(text: string): Oid {
     if (bare !== undefined || (identifier === undefined && inParens !== undefined)) {
       const number = bare ?? inParens!;
       if (!NUMBER.test(number)) throw new OidInvalid(`"${number}" has a leading zero`);
-      arcs.push(BigInt(number));
+      arcs.push(decimalArc(number));
       continue;
     }
     if (!IDENTIFIER.test(identifier!)) throw new OidInvalid(`"${identifier}" is not an ASN.1 identifier`);
     const known = findArcByIdentifier(parent, identifier!);
     if (inParens !== undefined) {
       if (!NUMBER.test(inParens)) throw new OidInvalid(`"${inParens}" has a leading zero`);
-      const arc = BigInt(inParens);
+      const arc = decimalArc(inParens);
       if (known && known.arc !== arc) throw new OidInvalid(`${identifier} is arc ${known.arc} under ${parent || 'the root'}, not ${arc}`);
       arcs.push(arc);
     } else {

@@ -1,5 +1,5 @@
 import { OidInvalid, OidLimit } from '../errors.js';
-import { MAX_ARCS, oidFromArcs, type Oid } from './oid.js';
+import { decimalArc, MAX_ARCS, oidFromArcs, type Oid } from './oid.js';
 import { findArcByLabel, findLabel, findLongArc, findLongArcLabel } from './oid-names.js';
 
 /**
@@ -52,7 +52,7 @@ export function parseOidIri(text: string): Oid {
   const arcs: bigint[] = [];
   labels.forEach((label, i) => {
     if (INTEGER_LABEL.test(label)) {
-      arcs.push(BigInt(label));
+      arcs.push(decimalArc(label));
       return;
     }
     checkUnicodeLabel(label);

@@ -21,6 +21,13 @@ const ARC = /^(0|[1-9][0-9]*)$/;
 // An arc of more than 1024 content octets (7 bits each) cannot fit anyway; refuse before BigInt.
 const MAX_ARC_DIGITS = Math.ceil((MAX_CONTENT_OCTETS * 7 * Math.log10(2))) + 1;
 
+/** One decimal arc, refusing before BigInt any arc too long for the DER limit (ERR_OID_LIMIT). */
+export function decimalArc(text: string, what = 'OID arc'): bigint {
+  if (!ARC.test(text)) throw new OidInvalid(`${what} "${text.slice(0, 40)}" is not a decimal number without leading zeros`);
+  if (text.length > MAX_ARC_DIGITS) throw new OidLimit(`${what} is too large`);
+  return BigInt(text);
+}
+
 /** Splits dotted decimal into arcs; no X.660 root rules (RELATIVE-OID uses this too). */
 export function parseArcs(text: string, what = 'OID'): bigint[] {
   if (typeof text !== 'string' || text.length === 0) throw new OidInvalid(`${what} is empty`);
@@ -42,7 +49,8 @@ export function checkRoots(arcs: readonly bigint[]): void {
 }
 
 export function parseOid(text: string): Oid {
-  const input = text.startsWith('urn:oid:') ? text.slice(8) : text;
+  // RFC 8141: the scheme and the namespace identifier are case-insensitive.
+  const input = typeof text === 'string' && /^urn:oid:/i.test(text) ? text.slice(8) : text;
   const arcs = parseArcs(input);
   checkRoots(arcs);
   return { arcs, text: arcs.join('.') };

@@ -92,3 +92,24 @@ describe('ASN.1 value notation', () => {
     expect(formatOidValueNotation(parseOid('2.999.1'))).toBe('{ joint-iso-itu-t(2) example(999) 1 }');
   });
 });
+
+describe('urn:oid', () => {
+  it.each(['urn:oid:1.2.3', 'URN:OID:1.2.3', 'urn:OID:1.2.3', 'Urn:Oid:1.2.3'])('reads %s (RFC 8141: scheme and NID ignore case)', (text) => {
+    expect(parseOid(text).text).toBe('1.2.3');
+  });
+
+  it('still refuses a malformed body after the prefix', () => {
+    expect(() => parseOid('URN:OID:1.02.3')).toThrow(expect.objectContaining({ code: 'ERR_OID_INVALID' }));
+  });
+});
+
+describe('arc size before BigInt', () => {
+  const huge = '9'.repeat(3000);
+  it.each([
+    ['dotted', () => parseOid(`2.${huge}`)],
+    ['OID-IRI', () => parseOidIri(`/2/${huge}`)],
+    ['value notation', () => parseOidValueNotation(`{ 2 ${huge} }`)],
+  ])('%s refuses an arc past the DER limit with ERR_OID_LIMIT', (_form, parse) => {
+    expect(parse).toThrow(expect.objectContaining({ code: 'ERR_OID_LIMIT' }));
+  });
+});

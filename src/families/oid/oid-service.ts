@@ -4,7 +4,7 @@ import { formatOidValueNotation } from '../../ids/oid-asn1.js';
 import { checkUnicodeLabel, formatOidIri } from '../../ids/oid-iri.js';
 import { labelKey } from '../../ids/oid-label.js';
 import { findArcByLabel, findLongArc } from '../../ids/oid-names.js';
-import { MAX_ARCS, oidFromArcs, parseOid, type Oid } from '../../ids/oid.js';
+import { decimalArc, MAX_ARCS, oidFromArcs, parseOid, type Oid } from '../../ids/oid.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import { nextVersion, type StoredRecord, type Tombstone } from '../../records/record.js';
 import { isPublicRead } from '../../records/value.js';
@@ -154,7 +154,7 @@ export class OidService {
     const arcs: bigint[] = [];
     for (const [i, label] of labels.entries()) {
       if (INTEGER_LABEL.test(label)) {
-        arcs.push(BigInt(label));
+        arcs.push(decimalArc(label));
         continue;
       }
       checkUnicodeLabel(label);
