@@ -61,6 +61,14 @@ export const ERRORS = {
   ERR_OID_DLT_TX_INVALID: { status: 400, handleCode: 4, title: 'Invalid ledger transaction reference' },
   ERR_ITS_ID_INVALID: { status: 400, handleCode: 4, title: 'Invalid ITS sign identifier' },
   ERR_ITS_CHECK_MISMATCH: { status: 400, handleCode: 4, title: 'ITS sign identifier check character does not match' },
+  ERR_ITS_CODE_UNKNOWN: { status: 400, handleCode: 4, title: 'Sign code not in its catalogue' },
+  ERR_ITS_NOT_FOUND: { status: 404, handleCode: 100, title: 'ITS sign not registered' },
+  ERR_ITS_DELETED: { status: 410, handleCode: 100, title: 'ITS sign deleted' },
+  ERR_ITS_TYPE_MISMATCH: { status: 409, handleCode: 4, title: 'Asserted sign type differs from the registered type' },
+  ERR_ITS_SIGN_INVALID: { status: 400, handleCode: 4, title: 'Invalid ITS sign record' },
+  ERR_ITS_ISSUER_NOT_FOUND: { status: 404, handleCode: 100, title: 'ITS issuer not granted' },
+  ERR_ITS_QUERY_INVALID: { status: 400, handleCode: 4, title: 'Invalid ITS query' },
+  ERR_ITS_QUERY_TOO_LARGE: { status: 400, handleCode: 4, title: 'ITS query area exceeds the limit' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -135,4 +143,12 @@ export class OidDltTxTaken extends CairnError { constructor(...a: Detailed) { su
 export class OidDltTxInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_OID_DLT_TX_INVALID', ...a); } }
 export class ItsIdInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_ID_INVALID', ...a); } }
 export class ItsCheckMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_CHECK_MISMATCH', ...a); } }
+export class ItsCodeUnknown extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_CODE_UNKNOWN', ...a); } }
+export class ItsNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_NOT_FOUND', ...a); } }
+export class ItsDeleted extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_DELETED', ...a); } }
+export class ItsTypeMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_TYPE_MISMATCH', ...a); } }
+export class ItsSignInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_SIGN_INVALID', ...a); } }
+export class ItsIssuerNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_ISSUER_NOT_FOUND', ...a); } }
+export class ItsQueryInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_QUERY_INVALID', ...a); } }
+export class ItsQueryTooLarge extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_QUERY_TOO_LARGE', ...a); } }
 
