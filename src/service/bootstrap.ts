@@ -53,6 +53,7 @@ export async function startService(config: Config): Promise<Service> {
   });
   try {
     await ensurePrefixRecord(config, handles, signer);
+    await oids.reindexIfNeeded();
   } catch (e) {
     await store.close();
     throw e;

@@ -250,6 +250,17 @@ export class RecordStore {
     return out;
   }
 
+  /**
+   * Adds index entries for records already stored (an index introduced after they were written),
+   * with meta entries, in one batch. Call inside `exclusive`.
+   */
+  async addIndexEntries(entries: readonly { term: string; key: string; id: string }[], meta: Readonly<Record<string, unknown>> = {}): Promise<void> {
+    const batch = this.db.batch();
+    for (const e of entries) batch.put(`${this.prefix.index}${e.term}${SEP}${e.key}`, Buffer.from(e.id));
+    for (const [name, value] of Object.entries(meta)) batch.put(this.prefix.meta + name, Buffer.from(JSON.stringify(value)));
+    await batch.write({ sync: this.options.sync } as never);
+  }
+
   /** Sequence number of the family's last change (0 when it has none). */
   async lastSeqOf(family: Family): Promise<number> {
     for await (const entry of this.familyChanges.values({ gt: `${family}${SEP}`, lt: `${family}\u0001`, reverse: true, limit: 1 })) {

@@ -328,18 +328,26 @@ export class OidService {
     return nextVersion(previous, { id: oid.text, family: 'oid', owner: formatIdentity(who.identity), values: signed, now });
   }
 
+  /**
+   * Builds the label, active-arc and ledger indexes for arcs stored before those indexes existed
+   * (data directories from before they were introduced); runs once, recorded in meta.
+   */
+  async reindexIfNeeded(): Promise<number> {
+    const VERSION = 1;
+    if (((await this.store.getMeta<number>('oidIndexVersion')) ?? 0) >= VERSION) return 0;
+    return this.store.exclusive(async () => {
+      const entries: { term: string; key: string; id: string }[] = [];
+      for await (const [key, record] of this.store.allRecords()) {
+        if (record.family !== 'oid') continue;
+        for (const term of indexTermsOf(parseOid(record.id), record)) entries.push({ term, key, id: record.id });
+      }
+      await this.store.addIndexEntries(entries, { oidIndexVersion: VERSION });
+      return entries.length;
+    });
+  }
+
   private write(oid: Oid, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
-    const parent = oid.arcs.slice(0, -1);
-    const terms = (r: StoredRecord | undefined): string[] => {
-      if (r?.status !== 'active') return [];
-      const reg = valuesToRegistration(r.values);
-      return [
-        ...(oid.arcs.length > 2 ? [`${CHILDREN}${SEP}${encodeOidKey(parent)}`] : []),
-        ACTIVE,
-        ...[...labelsByKey(reg).keys()].map((key) => labelTerm(parent, key)),
-        ...(reg.dltTx ? [dltTxTerm(reg.dltTx)] : []),
-      ];
-    };
+    const terms = (r: StoredRecord | undefined): string[] => indexTermsOf(oid, r);
     const view =
       record.status === 'active'
         ? { status: 200, body: Buffer.from(JSON.stringify(renderOidView(oid, record, false))) }
@@ -347,6 +355,19 @@ export class OidService {
           { status: 410, body: Buffer.from(JSON.stringify({ oid: oid.text, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
     return { key: oidRecordKey(oid), record, previous, view, indexTerms: terms(record), previousIndexTerms: terms(previous) };
   }
+}
+
+/** The index terms an arc's record is listed under: only active arcs are. */
+function indexTermsOf(oid: Oid, r: StoredRecord | undefined): string[] {
+  if (r?.status !== 'active') return [];
+  const parent = oid.arcs.slice(0, -1);
+  const reg = valuesToRegistration(r.values);
+  return [
+    ...(oid.arcs.length > 2 ? [`${CHILDREN}${SEP}${encodeOidKey(parent)}`] : []),
+    ACTIVE,
+    ...[...labelsByKey(reg).keys()].map((key) => labelTerm(parent, key)),
+    ...(reg.dltTx ? [dltTxTerm(reg.dltTx)] : []),
+  ];
 }
 
 const optional = (arc: bigint | undefined): bigint[] | undefined => (arc === undefined ? undefined : [arc]);
