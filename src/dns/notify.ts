@@ -23,7 +23,8 @@ export function parseNotifyTarget(text: string): NotifyTarget | undefined {
  */
 export class Notifier {
   private readonly sockets = new Map<string, Socket>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Per target, the NOTIFY in flight: its message id and the timer of its next attempt. */
+  private readonly inFlight = new Map<NotifyTarget, { id: number; timer: NodeJS.Timeout }>();
   private nextId = Math.floor(Math.random() * 0xffff);
   private closed = false;
 
@@ -33,8 +34,18 @@ export class Notifier {
     private readonly options: { attempts: number; intervalMs: number; onError?: (e: Error) => void } = { attempts: 5, intervalMs: 2000 },
   ) {}
 
+  /** Announces `serial`; a NOTIFY still being retried for an older serial is replaced, not repeated. */
   notify(serial: number): void {
-    for (const target of this.targets) this.send(target, serial, 1);
+    for (const target of this.targets) {
+      this.cancel(target);
+      this.send(target, serial, 1);
+    }
+  }
+
+  private cancel(target: NotifyTarget): void {
+    const current = this.inFlight.get(target);
+    if (current) clearTimeout(current.timer);
+    this.inFlight.delete(target);
   }
 
   private socket(target: NotifyTarget): Socket {
@@ -50,21 +61,16 @@ export class Notifier {
     return socket;
   }
 
-  private readonly pending = new Map<number, NodeJS.Timeout>();
-
   private acknowledged(msg: Buffer): void {
+    let id: number;
     try {
       const m = decodeMessage(msg);
       if (!m.header.qr || m.header.opcode !== OPCODE.NOTIFY) return;
-      const timer = this.pending.get(m.header.id);
-      if (timer) {
-        clearTimeout(timer);
-        this.timers.delete(timer);
-        this.pending.delete(m.header.id);
-      }
+      id = m.header.id;
     } catch {
-      // Not a NOTIFY answer: ignored.
+      return; // not a NOTIFY answer
     }
+    for (const [target, current] of this.inFlight) if (current.id === id) this.cancel(target);
   }
 
   private send(target: NotifyTarget, serial: number, attempt: number): void {
@@ -75,20 +81,18 @@ export class Notifier {
     w.question({ name: this.zone.apex, type: TYPE.SOA, class: CLASS_IN });
     w.record(1, soaRecord(this.zone, serial));
     this.socket(target).send(w.finish(), target.port, target.host);
-    if (attempt >= this.options.attempts) return;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.pending.delete(id);
-      this.send(target, serial, attempt + 1);
-    }, this.options.intervalMs);
+    if (attempt >= this.options.attempts) {
+      this.inFlight.delete(target);
+      return;
+    }
+    const timer = setTimeout(() => this.send(target, serial, attempt + 1), this.options.intervalMs);
     timer.unref();
-    this.timers.add(timer);
-    this.pending.set(id, timer);
+    this.inFlight.set(target, { id, timer });
   }
 
   close(): void {
     this.closed = true;
-    for (const t of this.timers) clearTimeout(t);
+    for (const target of [...this.inFlight.keys()]) this.cancel(target);
     for (const s of this.sockets.values()) s.close();
     this.sockets.clear();
   }

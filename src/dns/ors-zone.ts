@@ -101,6 +101,12 @@ export const APEX_LABELS: ReadonlyMap<string, readonly bigint[]> = (() => {
   return out;
 })();
 
+/** The apex labels that name `arcs` (e.g. `example` and its translations for 2.999). */
+function apexLabelsOf(arcs: readonly bigint[]): string[] {
+  const key = arcs.join('.');
+  return [...APEX_LABELS].filter(([, named]) => named.join('.') === key).map(([label]) => label);
+}
+
 export function apexDnameRecords(z: OrsZoneOptions): ResourceRecord[] {
   const out: ResourceRecord[] = [];
   for (const [label, arcs] of APEX_LABELS) {
@@ -122,6 +128,8 @@ export function arcRecords(z: OrsZoneOptions, arcs: readonly bigint[], record: S
     const owner = [label, ...parent];
     out.push(dname(z, owner, name), ...naptrs.map((rr) => ({ ...rr, name: owner })));
   }
+  // Apex labels (long arcs, root names) carry their DNAME always, and the NAPTR copies while the arc is registered.
+  for (const label of apexLabelsOf(arcs)) out.push(...naptrs.map((rr) => ({ ...rr, name: [label, ...z.apex] })));
   return out;
 }
 

@@ -134,7 +134,7 @@ export class OrsResponder {
     }
     const limit = udp ? (edns ? Math.max(PLAIN_UDP, Math.min(edns.udpSize, UDP_PAYLOAD)) : PLAIN_UDP) : 65535;
     const out = Buffer.from(full.length > limit ? truncated : full);
-    patch(out, query, 12 + questionLength(query));
+    patch(out, query, questionEnd(query));
     return [out];
   }
 }
@@ -181,19 +181,27 @@ export function encodeResponse(query: Message, question: Question | undefined, a
   return w.finish();
 }
 
-/** Copies the query's ID, RD and CD bits and its question (keeping the asker's letter case). */
-function patch(out: Buffer, query: Buffer, questionEnd: number): void {
+/**
+ * Copies the query's ID, RD and CD bits and its question (keeping the asker's letter case). The
+ * question is copied only when it is written out in full (`questionEnd` defined), so that its
+ * length is the length of the question in `out`.
+ */
+function patch(out: Buffer, query: Buffer, questionEnd: number | undefined): void {
   out[0] = query[0]!;
   out[1] = query[1]!;
   out[2] = (out[2]! & ~0x01) | (query[2]! & 0x01);
   out[3] = (out[3]! & ~0x10) | (query[3]! & 0x10);
-  if (out.readUInt16BE(4) === 1 && questionEnd <= out.length) query.copy(out, 12, 12, questionEnd);
+  if (questionEnd !== undefined && out.readUInt16BE(4) === 1 && questionEnd <= out.length) query.copy(out, 12, 12, questionEnd);
 }
 
-function questionLength(query: Buffer): number {
+/** End of a query's single question when its name has no compression pointer; else undefined. */
+function questionEnd(query: Buffer): number | undefined {
   let at = 12;
-  while (at < query.length && query[at]! !== 0 && (query[at]! & 0xc0) === 0) at += 1 + query[at]!;
-  return at + 1 + 4 - 12;
+  while (at < query.length && query[at]! !== 0) {
+    if ((query[at]! & 0xc0) !== 0) return undefined;
+    at += 1 + query[at]!;
+  }
+  return at + 1 + 4 <= query.length ? at + 1 + 4 : undefined;
 }
 
 interface ScannedQuery {
@@ -221,11 +229,12 @@ function scanQuery(buf: Buffer): ScannedQuery | undefined {
     if (len === 0) break;
     if (len > 63) return undefined;
     if (at + 1 + len > buf.length) return undefined;
+    // Length-prefixed, not dot-joined: a label holding "." must not alias another name.
+    key += String.fromCharCode(len);
     for (let i = at + 1; i <= at + len; i++) {
       const c = buf[i]!;
       key += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 32 : c);
     }
-    key += '.';
     at += 1 + len;
     if (at - 12 > 255) return undefined;
   }

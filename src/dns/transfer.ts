@@ -2,7 +2,7 @@ import { decodeOidKey } from '../store/oid-key.js';
 import type { StoredRecord } from '../records/record.js';
 import type { OrsSource } from './ors-source.js';
 import { arcRecords, glueRecord, nsRecord, apexDnameRecords, soaRecord, type OrsZoneOptions } from './ors-zone.js';
-import { foldLabel, MessageWriter, nameKey, RCODE, rdataKey, type Message, type Question, type ResourceRecord } from './wire.js';
+import { CLASS_ANY, CLASS_IN, foldLabel, MessageWriter, nameKey, RCODE, rdataKey, type Message, type Question, type ResourceRecord } from './wire.js';
 
 /** Messages of a transfer are cut at about this size (TCP allows 65535; smaller keeps memory flat). */
 const MESSAGE_TARGET = 16_000;
@@ -15,6 +15,10 @@ const MESSAGE_TARGET = 16_000;
  */
 export async function* transferMessages(z: OrsZoneOptions, source: OrsSource, query: Message, question: Question): AsyncGenerator<Buffer> {
   const isApex = nameKey(question.name.map(foldLabel)) === nameKey(z.apex);
+  if (question.class !== CLASS_IN && question.class !== CLASS_ANY) {
+    yield single(query, question, RCODE.REFUSED, []);
+    return;
+  }
   if (!isApex) {
     yield single(query, question, RCODE.NOTAUTH, []);
     return;
