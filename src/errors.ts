@@ -69,6 +69,7 @@ export const ERRORS = {
   ERR_ITS_ISSUER_NOT_FOUND: { status: 404, handleCode: 100, title: 'ITS issuer not granted' },
   ERR_ITS_QUERY_INVALID: { status: 400, handleCode: 4, title: 'Invalid ITS query' },
   ERR_ITS_QUERY_TOO_LARGE: { status: 400, handleCode: 4, title: 'ITS query area exceeds the limit' },
+  ERR_ITS_SERIAL_TAKEN: { status: 409, handleCode: 101, title: 'Serial already used under this issuer' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -151,4 +152,5 @@ export class ItsSignInvalid extends CairnError { constructor(...a: Detailed) { s
 export class ItsIssuerNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_ISSUER_NOT_FOUND', ...a); } }
 export class ItsQueryInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_QUERY_INVALID', ...a); } }
 export class ItsQueryTooLarge extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_QUERY_TOO_LARGE', ...a); } }
+export class ItsSerialTaken extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_SERIAL_TAKEN', ...a); } }
 

@@ -11,6 +11,7 @@ import { HttpMetrics } from './metrics.js';
 import { sendError, toCairnError } from './problem.js';
 import { handleRoutes } from './routes/handles.js';
 import { historyRoutes } from './routes/history.js';
+import { itsRoutes } from './routes/its.js';
 import { oidRoutes } from './routes/oids.js';
 import { serviceRoutes } from './routes/service.js';
 
@@ -91,6 +92,7 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   serviceRoutes(app, service, metrics, () => fast.hits);
   historyRoutes(app, service);
   oidRoutes(app, service);
+  itsRoutes(app, service);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

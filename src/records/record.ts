@@ -7,7 +7,7 @@ import type { HandleValue } from './value.js';
  * the values are the Handle System's whatever the family.
  */
 export type RecordStatus = 'active' | 'tombstoned';
-export type Family = 'handle' | 'oid';
+export type Family = 'handle' | 'oid' | 'its';
 
 export interface Tombstone {
   readonly reason: string;

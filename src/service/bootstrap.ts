@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigInvalid } from '../errors.js';
 import { HandleService } from '../families/doa/handle-service.js';
+import { ItsService } from '../families/its/its-service.js';
 import { OidService } from '../families/oid/oid-service.js';
 import { prefixHandle } from '../ids/handle.js';
 import { encodeAdmin } from '../records/admin.js';
@@ -27,6 +28,7 @@ export interface Service {
   readonly signer: Signer;
   readonly handles: HandleService;
   readonly oids: OidService;
+  readonly its: ItsService;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,10 @@ export async function startService(config: Config): Promise<Service> {
     issuer: `${KEY_INDEX[signer.active.alg]}:${prefixRecord}`,
     signatureValiditySeconds: config.signatureValiditySeconds,
   });
+  const its = new ItsService(store, signer, {
+    issuer: `${KEY_INDEX[signer.active.alg]}:${prefixRecord}`,
+    signatureValiditySeconds: config.signatureValiditySeconds,
+  });
   try {
     await ensurePrefixRecord(config, handles, signer);
     await oids.reindexIfNeeded();
@@ -58,7 +64,7 @@ export async function startService(config: Config): Promise<Service> {
     await store.close();
     throw e;
   }
-  return { config, store, signer, handles, oids, close: () => store.close() };
+  return { config, store, signer, handles, oids, its, close: () => store.close() };
 }
 
 async function ensurePrefixRecord(config: Config, handles: HandleService, signer: Signer): Promise<void> {

@@ -15,14 +15,16 @@ export function serviceRoutes(app: FastifyInstance, service: Service, metrics: H
     '/api/resolve/*',
     {
       schema: {
-        summary: 'Resolve any identifier by its canonical text form (hdl:PREFIX/SUFFIX, urn:oid:2.999.1, oid:/Example/1)',
+        summary: 'Resolve any identifier by its canonical text form (hdl:PREFIX/SUFFIX, urn:oid:2.999.1, oid:/Example/1, its:sign:DE.417:3K7QJ2~R)',
         tags: ['resolve'],
         params: { type: 'object', properties: { '*': { type: 'string' } } },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 404, 410) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 404, 409, 410) },
       },
     },
     async (req) => {
-      const id = parseIdentifier((req.params as { '*': string })['*']);
+      const text = (req.params as { '*': string })['*'];
+      if (/^its:/i.test(text)) return service.its.view(text);
+      const id = parseIdentifier(text);
       if (id.family === 'oid') return service.oids.view(id.oid.text);
       const handle = service.handles.parseServed(id.handle.text);
       const record = service.handles.findRecord(handle);

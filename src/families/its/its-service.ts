@@ -1,0 +1,513 @@
+import {
+  BodyInvalid,
+  CairnError,
+  ItsCodeUnknown,
+  ItsDeleted,
+  ItsIdInvalid,
+  ItsIssuerNotFound,
+  ItsNotFound,
+  ItsSerialTaken,
+  ItsSignInvalid,
+  ItsTypeMismatch,
+  PermissionDenied,
+} from '../../errors.js';
+import {
+  formatItsSerial,
+  formatItsSignId,
+  formatItsSignType,
+  isIso3166Alpha2,
+  ITS_KINDS,
+  itsIdentityKey,
+  itsIssuerKey,
+  MAX_AUTHORITY,
+  MAX_SERIAL,
+  parseItsSignId,
+  parseItsSignType,
+  type ItsKind,
+  type ItsSignId,
+  type ItsSignType,
+} from '../../ids/its-sign.js';
+import { isoSeconds, valueToJson } from '../../records/handle-json.js';
+import { nextVersion, type StoredRecord, type Tombstone } from '../../records/record.js';
+import { DEFAULT_VALUE_PERMISSIONS, type HandleValue } from '../../records/value.js';
+import { decodeCompact } from '../../signing/jws.js';
+import { findSignature, withSignature } from '../../signing/record-signature.js';
+import type { Signer } from '../../signing/signer.js';
+import { SEP, type RecordStore, type RecordWrite } from '../../store/store.js';
+import type { Principal } from '../doa/authorize.js';
+import { formatIdentity, parseIdentity, sameIdentity } from '../doa/identity.js';
+import { tombstoneJson } from '../doa/views.js';
+import { checkCatalogue, findCatalogueEntry } from './catalogue.js';
+import { coverBoxes, geohash, type Box } from './geo.js';
+import { areaMatch, codeMatches, filtersMatch, queryBoxes, type ItsQuery } from './its-query.js';
+import { parseSign, renderSignView, signToValues, valuesToSign, type ItsSign, type SignView } from './its-record.js';
+
+export interface ItsServiceOptions {
+  readonly issuer: string;
+  readonly signatureValiditySeconds: number;
+  readonly now?: () => number;
+}
+
+export interface ItsIssuer {
+  readonly country: string;
+  readonly authority: number;
+}
+
+/*
+ * Storage (all in the store's sublevels, one atomic batch per write):
+ *
+ *   records  its:<itsIdentityKey>          a sign (`its:DE.00417.sign.00003K7QJ2`)
+ *   records  its-issuer:<itsIssuerKey>     an issuer and its grant (`its-issuer:DE.00417`)
+ *   meta     itsserial:<itsIssuerKey>      the issuer's last minted serial, written in the
+ *                                          same batch as the sign it minted
+ *
+ * Index terms (the store appends `00 <record key>`):
+ *   itsgeo   00 <geohash, 9 characters>    where an active sign stands now
+ *   itsgeoh  00 <geohash, 9 characters>    every place a sign has ever stood (never removed;
+ *                                          `asOf` queries start here, then read history)
+ *   itsalias 00 <alias>                    an active sign's aliases now
+ *   itsaliash 00 <alias>                   every alias a sign has ever had (never removed)
+ *
+ * A query covers its area with geohash cells (geo.ts `coverBoxes`, at most 32 cells at the
+ * finest precision that allows it, merged into runs) and reads only those key ranges.
+ */
+const GEO = 'itsgeo';
+const GEO_EVER = 'itsgeoh';
+const ALIAS = 'itsalias';
+const ALIAS_EVER = 'itsaliash';
+const SIGN_KEY = 'its:';
+const ISSUER_KEY = 'its-issuer:';
+
+export const ISSUER_TYPES = { grant: 'ITS.GRANT', name: 'ITS.ISSUER_NAME' } as const;
+
+export function itsSignRecordKey(id: ItsSignId): string {
+  return `${SIGN_KEY}${itsIdentityKey(id)}`;
+}
+
+export function itsIssuerRecordKey(issuer: ItsIssuer): string {
+  return `${ISSUER_KEY}${itsIssuerKey(issuer)}`;
+}
+
+const serialMeta = (issuer: ItsIssuer): string => `itsserial:${itsIssuerKey(issuer)}`;
+const issuerText = (issuer: ItsIssuer): string => `${issuer.country}.${issuer.authority}`;
+const identityText = (id: ItsSignId): string => formatItsSignId({ kind: id.kind, country: id.country, authority: id.authority, serial: id.serial });
+
+/** `DE.417` (case-insensitive country; authority 0..16383 without leading zeros). */
+export function parseIssuer(text: string): ItsIssuer {
+  const m = /^([A-Za-z]{2})\.(0|[1-9][0-9]{0,4})$/.exec(text);
+  if (!m) throw new ItsIdInvalid(`Issuer "${text.slice(0, 32)}" is not <CC>.<authority>, e.g. DE.417`, { field: 'issuer' });
+  const country = m[1]!.toUpperCase();
+  if (!isIso3166Alpha2(country)) throw new ItsIdInvalid(`country "${country}" is not an assigned ISO 3166-1 alpha-2 code`, { field: 'country' });
+  const authority = Number(m[2]);
+  if (authority > MAX_AUTHORITY) throw new ItsIdInvalid(`authority ${authority} is outside 0..${MAX_AUTHORITY}`, { field: 'authority' });
+  return { country, authority };
+}
+
+export function parseKind(text: string): ItsKind {
+  const kind = text.toLowerCase();
+  if (!(ITS_KINDS as readonly string[]).includes(kind)) throw new ItsIdInvalid(`Kind "${text.slice(0, 16)}" is not one of ${ITS_KINDS.join(', ')}`, { field: 'kind' });
+  return kind as ItsKind;
+}
+
+/** The catalogue check, with its error as a CairnError whatever the catalogue module throws. */
+function checkType(type: ItsSignType): void {
+  try {
+    checkCatalogue(type);
+  } catch (e) {
+    if (e instanceof CairnError) throw e;
+    const err = e as { code?: unknown; message?: string; details?: Record<string, unknown> };
+    if (err.code === 'ERR_ITS_CODE_UNKNOWN') throw new ItsCodeUnknown(`${formatItsSignType(type)}: ${err.message ?? 'not in its catalogue'}`, { ...err.details, type: formatItsSignType(type) });
+    throw e;
+  }
+}
+
+/** One change of a sign, as `GET /api/its/changes` lists it. */
+export interface ItsChange {
+  readonly seq: number;
+  /** The sign's identifier as registered in that version (with its type). */
+  readonly id: string;
+  /** The identity alone (no type): stable across versions. */
+  readonly identity: string;
+  readonly version: number;
+  readonly op: 'create' | 'update' | 'delete';
+  readonly at: string;
+}
+
+export interface QueryResult {
+  readonly count: number;
+  readonly truncated: boolean;
+  /** JSON text of the result: `{"count":..,"truncated":..,"signs":[..]}`. */
+  readonly json: string;
+}
+
+/**
+ * The ITS sign registry (issue 5). Issuers (country + authority) are granted by the service admin
+ * to one identity each; that identity and the service admin write the signs under the issuer.
+ * Signs are signed records of ITS.* values (its-record.ts) with `sub` = the canonical identifier.
+ */
+export class ItsService {
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: RecordStore,
+    private readonly signer: Signer,
+    private readonly options: ItsServiceOptions,
+  ) {
+    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  // ---- issuers --------------------------------------------------------------------------------
+
+  findIssuer(issuer: ItsIssuer): StoredRecord | undefined {
+    return this.store.findRecord(itsIssuerRecordKey(issuer));
+  }
+
+  private grantee(record: StoredRecord): string | undefined {
+    const v = record.values.find((x) => x.type === ISSUER_TYPES.grant);
+    return v === undefined ? undefined : Buffer.from(v.data).toString('utf8');
+  }
+
+  /** Throws unless the issuer is granted and `who` is its grantee or the service admin. */
+  private requireWrite(who: Principal, issuer: ItsIssuer): void {
+    const record = this.findIssuer(issuer);
+    if (record?.status !== 'active') throw new ItsIssuerNotFound(`Issuer ${issuerText(issuer)} is not granted`, { issuer: issuerText(issuer) });
+    if (who.serverAdmin) return;
+    const grant = this.grantee(record);
+    if (grant !== undefined && sameIdentity(parseIdentity(grant), who.identity)) return;
+    throw new PermissionDenied(`${formatIdentity(who.identity)} holds no grant for issuer ${issuerText(issuer)}`, { issuer: issuerText(issuer) });
+  }
+
+  /** Grants (or re-grants) an issuer: service admin only. Body `{"identity": "300:20.5000/roads", "name": "..."}`. */
+  async putIssuer(text: string, body: unknown, who: Principal): Promise<{ created: boolean }> {
+    const issuer = parseIssuer(text);
+    if (!who.serverAdmin) throw new PermissionDenied('Only the service admin grants ITS issuers');
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BodyInvalid('Body must be {"identity": "300:20.5000/road-authority", "name": "..."}');
+    const b = body as Record<string, unknown>;
+    for (const k of Object.keys(b)) if (k !== 'identity' && k !== 'name') throw new BodyInvalid(`Unknown member "${k}"`);
+    if (typeof b.identity !== 'string') throw new BodyInvalid('identity (index:handle) is required');
+    let identity: string;
+    try {
+      identity = formatIdentity(parseIdentity(b.identity));
+    } catch {
+      throw new BodyInvalid(`"${b.identity.slice(0, 64)}" is not an identity index:handle`);
+    }
+    if (b.name !== undefined && (typeof b.name !== 'string' || b.name.trim() === '' || b.name.length > 256 || /[\u0000-\u001f\u007f]/.test(b.name))) {
+      throw new BodyInvalid('name must be non-empty text of at most 256 characters');
+    }
+    return this.store.exclusive(async () => {
+      const key = itsIssuerRecordKey(issuer);
+      const previous = this.store.findRecord(key);
+      const now = this.now();
+      const value = (index: number, type: string, data: string): HandleValue => ({
+        index, type, data: Buffer.from(data), ttlType: 'relative', ttl: 86400, timestamp: now, permissions: DEFAULT_VALUE_PERMISSIONS, references: [],
+      });
+      const values = [value(1, ISSUER_TYPES.grant, identity), ...(typeof b.name === 'string' ? [value(2, ISSUER_TYPES.name, b.name)] : [])];
+      const id = `its-issuer:${issuerText(issuer)}`;
+      const { issuer: iss, signatureValiditySeconds: validitySeconds } = this.options;
+      const signed = withSignature(id, values, this.signer, { issuer: iss, now, validitySeconds });
+      const record = nextVersion(previous, { id, family: 'its', owner: formatIdentity(who.identity), values: signed, now });
+      const view = { status: 200, body: Buffer.from(JSON.stringify(renderIssuerView(issuer, record, undefined))) };
+      await this.store.commit([{ key, record, previous, view, indexTerms: [], previousIndexTerms: [] }]);
+      return { created: previous === undefined };
+    });
+  }
+
+  async issuerView(text: string) {
+    const issuer = parseIssuer(text);
+    const record = this.findIssuer(issuer);
+    if (!record) throw new ItsIssuerNotFound(`Issuer ${issuerText(issuer)} is not granted`, { issuer: issuerText(issuer) });
+    return renderIssuerView(issuer, record, (await this.store.getMeta<number>(serialMeta(issuer))) ?? 0);
+  }
+
+  // ---- writing signs --------------------------------------------------------------------------
+
+  findSign(id: ItsSignId): StoredRecord | undefined {
+    return this.store.findRecord(itsSignRecordKey(id));
+  }
+
+  /** Whether any sign, of any kind, live or deleted, has this serial under the issuer. */
+  private serialTaken(issuer: ItsIssuer, serial: number, except?: ItsKind): ItsKind | undefined {
+    return ITS_KINDS.find((kind) => kind !== except && this.store.findRecord(itsSignRecordKey({ kind, ...issuer, serial })) !== undefined);
+  }
+
+  /** The body's value against the type's bracketed value and catalogue entry; fills the unit in. */
+  private reconcile(sign: ItsSign, type: ItsSignType | undefined): ItsSign {
+    let { value, unit } = sign;
+    if (type?.value !== undefined) {
+      if (value === null) value = type.value;
+      else if (value !== type.value) throw new ItsSignInvalid(`value ${value} differs from the value ${type.value} in the identifier's type`, { field: 'value' });
+    }
+    const takes = type ? findCatalogueEntry(type)?.takesValue : undefined;
+    if (value !== null && takes) {
+      if ((takes.min !== undefined && value < takes.min) || (takes.max !== undefined && value > takes.max)) {
+        throw new ItsSignInvalid(`value ${value} is outside ${takes.min ?? 0}..${takes.max ?? '∞'} for ${formatItsSignType(type!)}`, { field: 'value' });
+      }
+      unit ??= takes.unit;
+    }
+    return { ...sign, value, unit };
+  }
+
+  /**
+   * `POST /api/its/{kind}/{CC}.{authority}`: mints the issuer's next serial (one more than the
+   * last minted, skipping serials already used by a PUT) and creates the sign, counter and sign
+   * in one batch. Returns the new identifier.
+   */
+  async mint(kindText: string, issuerTextIn: string, typeText: string | undefined, body: unknown, who: Principal): Promise<string> {
+    const kind = parseKind(kindText);
+    const issuer = parseIssuer(issuerTextIn);
+    const type = typeText === undefined ? undefined : parseItsSignType(typeText);
+    this.requireWrite(who, issuer);
+    const parsed = parseSign(body);
+    if (type) checkType(type);
+    return this.store.exclusive(async () => {
+      this.requireWrite(who, issuer);
+      const sign = this.reconcile(parsed, type);
+      let serial = ((await this.store.getMeta<number>(serialMeta(issuer))) ?? 0) + 1;
+      while (serial <= MAX_SERIAL && this.serialTaken(issuer, serial) !== undefined) serial++;
+      if (serial > MAX_SERIAL) throw new ItsSerialTaken(`Issuer ${issuerText(issuer)} has no serials left`, { issuer: issuerText(issuer) });
+      const id: ItsSignId = { kind, ...issuer, serial, ...(type ? { type } : {}) };
+      const now = this.now();
+      const record = this.nextRecord(id, undefined, signToValues(sign, type, now), who, now);
+      await this.store.commit([this.write(id, record, undefined)], { [serialMeta(issuer)]: serial });
+      return record.id;
+    });
+  }
+
+  /**
+   * `PUT /api/its/{id}`: creates or replaces. The id's type part becomes the registered type; an
+   * id without one keeps the registered type (or registers none). A deleted sign stays deleted.
+   */
+  async put(text: string, body: unknown, who: Principal): Promise<{ id: string; created: boolean }> {
+    const asserted = parseItsSignId(text);
+    const issuer = { country: asserted.country, authority: asserted.authority };
+    this.requireWrite(who, issuer);
+    const parsed = parseSign(body);
+    if (asserted.type) checkType(asserted.type);
+    return this.store.exclusive(async () => {
+      this.requireWrite(who, issuer);
+      const previous = this.findSign(asserted);
+      if (previous?.status === 'tombstoned') throw this.deleted(asserted, previous);
+      if (!previous) {
+        const other = this.serialTaken(issuer, asserted.serial, asserted.kind);
+        if (other !== undefined) {
+          throw new ItsSerialTaken(`Serial ${formatItsSerial(asserted.serial)} is used by a ${other} under ${issuerText(issuer)}`, { takenBy: identityText({ ...asserted, kind: other }) });
+        }
+      }
+      const type = asserted.type ?? (previous ? valuesToSign(previous.values).type : undefined);
+      const sign = this.reconcile(parsed, type);
+      const id: ItsSignId = { ...asserted, ...(type ? { type } : {}) };
+      const now = this.now();
+      const record = this.nextRecord(id, previous, signToValues(sign, type, now), who, now);
+      await this.store.commit([this.write(id, record, previous)]);
+      return { id: record.id, created: previous === undefined };
+    });
+  }
+
+  /** `DELETE /api/its/{id}`: a tombstone; the identity is never used again. */
+  async remove(text: string, who: Principal, reason = 'deleted', successorText?: string): Promise<string> {
+    const asserted = parseItsSignId(text);
+    const issuer = { country: asserted.country, authority: asserted.authority };
+    const successor = successorText === undefined ? undefined : formatItsSignId(parseItsSignId(successorText));
+    this.requireWrite(who, issuer);
+    return this.store.exclusive(async () => {
+      this.requireWrite(who, issuer);
+      const previous = this.findSign(asserted);
+      if (!previous) throw this.notFound(asserted);
+      if (previous.status === 'tombstoned') throw this.deleted(asserted, previous);
+      this.assertType(asserted, previous);
+      const now = this.now();
+      const tombstone: Tombstone = { reason, at: now, ...(successor ? { successor } : {}) };
+      const id = parseItsSignId(previous.id);
+      const record: StoredRecord = { ...this.nextRecord(id, previous, [], who, now), status: 'tombstoned', tombstone };
+      await this.store.commit([this.write(id, record, previous)]);
+      return previous.id;
+    });
+  }
+
+  private nextRecord(id: ItsSignId, previous: StoredRecord | undefined, values: readonly HandleValue[], who: Principal, now: number): StoredRecord {
+    const text = formatItsSignId(id);
+    const { issuer, signatureValiditySeconds: validitySeconds } = this.options;
+    const signed = withSignature(text, values, this.signer, { issuer, now, validitySeconds });
+    return nextVersion(previous, { id: text, family: 'its', owner: formatIdentity(who.identity), values: signed, now });
+  }
+
+  private write(id: ItsSignId, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
+    const current = (r: StoredRecord | undefined): string[] => {
+      if (r?.status !== 'active') return [];
+      const { sign } = valuesToSign(r.values);
+      return [`${GEO}${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `${ALIAS}${SEP}${a}`)];
+    };
+    const ever = (r: StoredRecord): string[] => {
+      if (r.status !== 'active') return [];
+      const { sign } = valuesToSign(r.values);
+      return [`${GEO_EVER}${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `${ALIAS_EVER}${SEP}${a}`)];
+    };
+    const view =
+      record.status === 'active'
+        ? { status: 200, body: Buffer.from(JSON.stringify(renderSignView(id, record))) }
+        : { status: 410, body: Buffer.from(JSON.stringify({ id: record.id, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
+    // The `ever` terms are never among the previous terms, so the store never deletes them.
+    return { key: itsSignRecordKey(id), record, previous, view, indexTerms: [...current(record), ...ever(record)], previousIndexTerms: current(previous) };
+  }
+
+  // ---- reading signs --------------------------------------------------------------------------
+
+  private notFound(id: ItsSignId, extra: Record<string, unknown> = {}): ItsNotFound {
+    return new ItsNotFound(`${identityText(id)} is not registered`, { id: identityText(id), ...extra });
+  }
+
+  private deleted(id: ItsSignId, record: StoredRecord): ItsDeleted {
+    return new ItsDeleted(`${identityText(id)} was deleted`, { id: record.id, tombstone: tombstoneJson(record.tombstone) });
+  }
+
+  /** A type asserted in the id must match the registered one (scheme and code; the value when asserted). */
+  private assertType(asserted: ItsSignId, record: StoredRecord): void {
+    if (!asserted.type) return;
+    const { type } = valuesToSign(record.values);
+    if (codeMatches(asserted.type, type)) return;
+    throw new ItsTypeMismatch(`${formatItsSignType(asserted.type)} is not the registered type of ${identityText(asserted)}`, {
+      id: record.id,
+      asserted: formatItsSignType(asserted.type),
+      registered: type ? formatItsSignType(type) : null,
+    });
+  }
+
+  private current(text: string): { id: ItsSignId; key: string; record: StoredRecord } {
+    const id = parseItsSignId(text);
+    const record = this.findSign(id);
+    if (!record) throw this.notFound(id);
+    if (record.status === 'tombstoned') throw this.deleted(id, record);
+    this.assertType(id, record);
+    return { id, key: itsSignRecordKey(id), record };
+  }
+
+  /** `GET /api/its/{id}`: the stored, signed view (JSON bytes). */
+  viewBytes(text: string): Buffer {
+    const { id, key, record } = this.current(text);
+    const view = this.store.findView(key);
+    if (view !== undefined && view.readUInt16BE(0) === 200) return view.subarray(2);
+    return Buffer.from(JSON.stringify(renderSignView(id, record)));
+  }
+
+  /** The same as an object (for `/api/resolve`). */
+  view(text: string): SignView {
+    const { id, record } = this.current(text);
+    return renderSignView(id, record);
+  }
+
+  /** The version of a record in force at `seconds` (the last written at or before it). */
+  private async versionAt(key: string, seconds: number): Promise<StoredRecord | undefined> {
+    const current = this.store.findRecord(key);
+    if (current === undefined || current.updated <= seconds) return current;
+    let found: StoredRecord | undefined;
+    for (const r of await this.store.historyOf(key)) if (r.updated <= seconds) found = r;
+    return found;
+  }
+
+  /** `GET /api/its/{id}?asOf=`: the sign as it was registered at that instant. */
+  async viewAsOf(text: string, asOfMs: number): Promise<SignView> {
+    const id = parseItsSignId(text);
+    const asOf = isoSeconds(Math.floor(asOfMs / 1000));
+    const record = await this.versionAt(itsSignRecordKey(id), Math.floor(asOfMs / 1000));
+    if (!record) throw this.notFound(id, { asOf });
+    if (record.status === 'tombstoned') throw this.deleted(id, record);
+    this.assertType(id, record);
+    return renderSignView(parseItsSignId(record.id), record);
+  }
+
+  // ---- queries --------------------------------------------------------------------------------
+
+  /** Record keys listed under the cells covering the boxes (or under an alias), deduplicated. */
+  private async candidates(index: string, boxes: readonly Box[]): Promise<Set<string>> {
+    const keys = new Set<string>();
+    for (const r of coverBoxes(boxes).ranges) {
+      for await (const k of this.store.index.keys({ gte: `${index}${SEP}${r.from}`, lt: `${index}${SEP}${r.to}~` })) keys.add(k.slice(k.lastIndexOf(SEP) + 1));
+    }
+    return keys;
+  }
+
+  private async aliasCandidates(index: string, alias: string): Promise<Set<string>> {
+    const keys = new Set<string>();
+    const term = `${index}${SEP}${alias}${SEP}`;
+    for await (const k of this.store.index.keys({ gte: term, lt: `${index}${SEP}${alias}\u0001` })) keys.add(k.slice(term.length));
+    return keys;
+  }
+
+  /**
+   * `GET /api/its?...`: reads only the index ranges of the cells covering the area (or the
+   * alias), then filters the candidates exactly. `asOf` reads the `ever` indexes and each
+   * candidate's version in force then.
+   */
+  async query(q: ItsQuery): Promise<QueryResult> {
+    const asOfSeconds = q.asOf === undefined ? undefined : Math.floor(q.asOf / 1000);
+    const area = q.area;
+    const keys =
+      area.mode === 'alias'
+        ? await this.aliasCandidates(asOfSeconds === undefined ? ALIAS : ALIAS_EVER, area.alias)
+        : await this.candidates(asOfSeconds === undefined ? GEO : GEO_EVER, queryBoxes(area));
+    const hits: { key: string; record: StoredRecord; distance?: number; bearing?: number }[] = [];
+    for (const key of keys) {
+      const record = asOfSeconds === undefined ? this.store.findRecord(key) : await this.versionAt(key, asOfSeconds);
+      if (record?.status !== 'active') continue;
+      const { sign, type } = valuesToSign(record.values);
+      const id = parseItsSignId(record.id);
+      if (!filtersMatch(q, id.kind, sign, type)) continue;
+      const match = areaMatch(area, sign);
+      if (match) hits.push({ key, record, ...match });
+    }
+    hits.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const shown = hits.slice(0, q.limit);
+    const items = shown.map((h) => {
+      const stored = asOfSeconds === undefined ? this.store.findView(h.key) : undefined;
+      const body = stored !== undefined && stored.readUInt16BE(0) === 200 ? stored.subarray(2).toString('utf8') : JSON.stringify(renderSignView(parseItsSignId(h.record.id), h.record));
+      const extra = [
+        ...(h.distance !== undefined ? [`"distance":${Math.round(h.distance * 100) / 100}`] : []),
+        ...(h.bearing !== undefined ? [`"bearing":${Math.round(h.bearing * 100) / 100}`] : []),
+      ];
+      return extra.length === 0 ? body : `{${extra.join(',')},${body.slice(1)}`;
+    });
+    const truncated = hits.length > shown.length;
+    return { count: shown.length, truncated, json: `{"count":${shown.length},"truncated":${truncated},"signs":[${items.join(',')}]}` };
+  }
+
+  /**
+   * `GET /api/its/changes?since=`: the signs' changes after `since`, oldest first, at most
+   * `limit`. `next` is the cursor for the following page (issuer grants are skipped but
+   * advance it); the feed is caught up when `next` equals `last`.
+   */
+  async changes(since: number, limit: number): Promise<{ since: number; next: number; last: number; changes: ItsChange[] }> {
+    const out: ItsChange[] = [];
+    let next = since;
+    for await (const e of this.store.familyChangesSince('its', since)) {
+      if (out.length >= limit) break;
+      next = e.seq;
+      if (!e.key.startsWith(SIGN_KEY)) continue;
+      out.push({ seq: e.seq, id: e.id, identity: identityText(parseItsSignId(e.id)), version: e.version, op: e.op, at: isoSeconds(e.at) });
+    }
+    return { since, next, last: await this.store.lastSeqOf('its'), changes: out };
+  }
+}
+
+/** An issuer as `GET /api/its/issuers/{CC}.{authority}` answers it. */
+export function renderIssuerView(issuer: ItsIssuer, record: StoredRecord, lastSerial: number | undefined) {
+  const one = (type: string): string | undefined => {
+    const v = record.values.find((x) => x.type === type);
+    return v === undefined ? undefined : Buffer.from(v.data).toString('utf8');
+  };
+  const sig = findSignature(record.values);
+  const jws = sig ? Buffer.from(sig.data).toString('utf8') : undefined;
+  const header = jws ? decodeCompact(jws).header : undefined;
+  return {
+    issuer: issuerText(issuer),
+    country: issuer.country,
+    authority: issuer.authority,
+    identity: one(ISSUER_TYPES.grant) ?? null,
+    name: one(ISSUER_TYPES.name) ?? null,
+    ...(lastSerial === undefined ? {} : { lastSerial }),
+    version: record.version,
+    created: isoSeconds(record.created),
+    updated: isoSeconds(record.updated),
+    values: record.values.map(valueToJson),
+    signature: sig && jws ? { index: sig.index, jws, kid: String(header?.kid), alg: String(header?.alg) } : null,
+  };
+}
