@@ -32,6 +32,8 @@ export interface Config {
   readonly dnsNotify: readonly string[];
   /** Addresses allowed to transfer the zone (AXFR, IXFR). */
   readonly dnsTransferAllow: readonly string[];
+  /** TLS port of the DOIP v2.0 listener; 0 picks a free port. */
+  readonly doipPort: number;
 }
 
 export const DEFAULTS: Config = {
@@ -51,6 +53,7 @@ export const DEFAULTS: Config = {
   publicUrl: undefined,
   dnsNotify: [],
   dnsTransferAllow: ['127.0.0.1', '::1'],
+  doipPort: 9000,
 };
 
 /** Environment variable for each setting (also the README's configuration table). */
@@ -71,6 +74,7 @@ export const ENVIRONMENT: Readonly<Record<keyof Config, string>> = {
   publicUrl: 'CAIRN_PUBLIC_URL',
   dnsNotify: 'CAIRN_DNS_NOTIFY',
   dnsTransferAllow: 'CAIRN_DNS_TRANSFER_ALLOW',
+  doipPort: 'CAIRN_DOIP_PORT',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -147,6 +151,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     publicUrl: publicUrl?.replace(/\/+$/, ''),
     dnsNotify: notify,
     dnsTransferAllow: transferAllow,
+    doipPort: read('doipPort') === undefined ? DEFAULTS.doipPort : port(e('doipPort'), read('doipPort')!),
   };
   return { ...config, ...overrides };
 }

@@ -31,6 +31,9 @@ export const ERRORS = {
   ERR_VALUE_NOT_FOUND: { status: 400, handleCode: 200, title: 'Value not found' },
   ERR_VALUE_EXISTS: { status: 409, handleCode: 201, title: 'Value already exists' },
   ERR_QUERY_INVALID: { status: 400, handleCode: 4, title: 'Invalid query parameter' },
+  ERR_IDEMPOTENCY_KEY_INVALID: { status: 400, handleCode: 4, title: 'Invalid Idempotency-Key header' },
+  ERR_IDEMPOTENCY_KEY_REUSED: { status: 422, handleCode: 4, title: 'Idempotency key already used for a different request' },
+  ERR_HISTORY_BEFORE_CREATION: { status: 404, handleCode: 100, title: 'Record did not exist at that time' },
   ERR_BODY_INVALID: { status: 400, handleCode: 4, title: 'Invalid request body' },
   ERR_BODY_MALFORMED_JSON: { status: 400, handleCode: 4, title: 'Malformed JSON' },
   ERR_BODY_FORBIDDEN_KEY: { status: 400, handleCode: 4, title: 'Forbidden key in JSON body' },
@@ -38,9 +41,19 @@ export const ERRORS = {
   ERR_MEDIA_TYPE_UNSUPPORTED: { status: 415, handleCode: 4, title: 'Unsupported media type' },
   ERR_AUTH_REQUIRED: { status: 401, handleCode: 402, title: 'Authentication required' },
   ERR_AUTH_FAILED: { status: 401, handleCode: 403, title: 'Authentication failed' },
+  ERR_AUTH_HEADER_INVALID: { status: 400, handleCode: 4, title: 'Malformed Authorization header' },
+  ERR_AUTH_TYPE_UNSUPPORTED: { status: 400, handleCode: 4, title: 'Authentication type not supported' },
+  ERR_AUTH_ALG_UNSUPPORTED: { status: 400, handleCode: 4, title: 'Signature algorithm not supported for this key' },
+  ERR_AUTH_SESSION_UNKNOWN: { status: 401, handleCode: 402, title: 'Unknown session' },
+  ERR_AUTH_SESSION_EXPIRED: { status: 401, handleCode: 402, title: 'Session expired' },
+  ERR_AUTH_NONCE_USED: { status: 401, handleCode: 403, title: 'Session nonce already used' },
   ERR_AUTH_INSECURE_TRANSPORT: { status: 403, handleCode: 402, title: 'Credentials require TLS or loopback' },
   ERR_PERMISSION_DENIED: { status: 403, handleCode: 400, title: 'Not an administrator of this record' },
   ERR_PERMISSION_INSUFFICIENT: { status: 403, handleCode: 401, title: 'Insufficient permissions' },
+  ERR_VLIST_CYCLE: { status: 409, handleCode: 202, title: 'HS_VLIST would form a cycle' },
+  ERR_VLIST_TOO_DEEP: { status: 400, handleCode: 202, title: 'HS_VLIST nesting exceeds the limit' },
+  ERR_PREFIX_EXISTS: { status: 409, handleCode: 101, title: 'Prefix already exists' },
+  ERR_PREFIX_INVALID: { status: 400, handleCode: 102, title: 'Invalid prefix' },
   ERR_ROUTE_NOT_FOUND: { status: 404, handleCode: 4, title: 'No such resource' },
   ERR_NOT_READY: { status: 503, handleCode: 3, title: 'Service not ready' },
   ERR_INTERNAL: { status: 500, handleCode: 2, title: 'Internal error' },
@@ -50,6 +63,13 @@ export const ERRORS = {
   ERR_STORE_LOCKED: { status: 503, handleCode: 2, title: 'Data directory is in use by another process' },
   ERR_RECORD_PROTECTED: { status: 409, handleCode: 400, title: 'The service keeps this record and its keys' },
   ERR_DNS_MESSAGE_INVALID: { status: 400, handleCode: 4, title: 'Malformed DNS message' },
+  ERR_DOIP_MESSAGE_INVALID: { status: 400, handleCode: 4, title: 'Malformed DOIP message' },
+  ERR_DOIP_MESSAGE_TOO_LARGE: { status: 413, handleCode: 4, title: 'DOIP message exceeds a limit' },
+  ERR_DOIP_TIMEOUT: { status: 408, handleCode: 4, title: 'DOIP client too slow' },
+  ERR_DOIP_REQUEST_INVALID: { status: 400, handleCode: 4, title: 'Invalid DOIP request' },
+  ERR_DOIP_OPERATION_UNKNOWN: { status: 400, handleCode: 4, title: 'Unknown DOIP operation' },
+  ERR_DOIP_NOT_AN_OBJECT: { status: 404, handleCode: 100, title: 'Handle is not a digital object' },
+  ERR_DOIP_ELEMENT_NOT_FOUND: { status: 404, handleCode: 100, title: 'No such element in the digital object' },
   ERR_OID_INVALID: { status: 400, handleCode: 4, title: 'Invalid object identifier' },
   ERR_OID_LIMIT: { status: 400, handleCode: 4, title: 'Object identifier exceeds a limit' },
   ERR_DER_INVALID: { status: 400, handleCode: 4, title: 'Invalid DER encoding' },
@@ -114,6 +134,9 @@ export class ValueTypeReserved extends CairnError { constructor(...a: Detailed) 
 export class ValueExists extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_EXISTS', ...a); } }
 export class ValueNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_VALUE_NOT_FOUND', ...a); } }
 export class QueryInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_QUERY_INVALID', ...a); } }
+export class IdempotencyKeyInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IDEMPOTENCY_KEY_INVALID', ...a); } }
+export class IdempotencyKeyReused extends CairnError { constructor(...a: Detailed) { super('ERR_IDEMPOTENCY_KEY_REUSED', ...a); } }
+export class HistoryBeforeCreation extends CairnError { constructor(...a: Detailed) { super('ERR_HISTORY_BEFORE_CREATION', ...a); } }
 export class BodyInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_BODY_INVALID', ...a); } }
 export class BodyMalformedJson extends CairnError { constructor(...a: Detailed) { super('ERR_BODY_MALFORMED_JSON', ...a); } }
 export class BodyForbiddenKey extends CairnError { constructor(...a: Detailed) { super('ERR_BODY_FORBIDDEN_KEY', ...a); } }
@@ -121,9 +144,19 @@ export class BodyTooLarge extends CairnError { constructor(...a: Detailed) { sup
 export class MediaTypeUnsupported extends CairnError { constructor(...a: Detailed) { super('ERR_MEDIA_TYPE_UNSUPPORTED', ...a); } }
 export class AuthRequired extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_REQUIRED', ...a); } }
 export class AuthFailed extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_FAILED', ...a); } }
+export class AuthHeaderInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_HEADER_INVALID', ...a); } }
+export class AuthTypeUnsupported extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_TYPE_UNSUPPORTED', ...a); } }
+export class AuthAlgUnsupported extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_ALG_UNSUPPORTED', ...a); } }
+export class AuthSessionUnknown extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_SESSION_UNKNOWN', ...a); } }
+export class AuthSessionExpired extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_SESSION_EXPIRED', ...a); } }
+export class AuthNonceUsed extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_NONCE_USED', ...a); } }
 export class AuthInsecureTransport extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_INSECURE_TRANSPORT', ...a); } }
 export class PermissionDenied extends CairnError { constructor(...a: Detailed) { super('ERR_PERMISSION_DENIED', ...a); } }
 export class PermissionInsufficient extends CairnError { constructor(...a: Detailed) { super('ERR_PERMISSION_INSUFFICIENT', ...a); } }
+export class VlistCycle extends CairnError { constructor(...a: Detailed) { super('ERR_VLIST_CYCLE', ...a); } }
+export class VlistTooDeep extends CairnError { constructor(...a: Detailed) { super('ERR_VLIST_TOO_DEEP', ...a); } }
+export class PrefixExists extends CairnError { constructor(...a: Detailed) { super('ERR_PREFIX_EXISTS', ...a); } }
+export class PrefixInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_PREFIX_INVALID', ...a); } }
 export class RouteNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_ROUTE_NOT_FOUND', ...a); } }
 export class NotReady extends CairnError { constructor(...a: Detailed) { super('ERR_NOT_READY', ...a); } }
 export class InternalError extends CairnError { constructor(...a: Detailed) { super('ERR_INTERNAL', ...a); } }
@@ -133,6 +166,13 @@ export class ImportLineInvalid extends CairnError { constructor(...a: Detailed) 
 export class StoreLocked extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_LOCKED', ...a); } }
 export class RecordProtected extends CairnError { constructor(...a: Detailed) { super('ERR_RECORD_PROTECTED', ...a); } }
 export class DnsMessageInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DNS_MESSAGE_INVALID', ...a); } }
+export class DoipMessageInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_MESSAGE_INVALID', ...a); } }
+export class DoipMessageTooLarge extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_MESSAGE_TOO_LARGE', ...a); } }
+export class DoipTimeout extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_TIMEOUT', ...a); } }
+export class DoipRequestInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_REQUEST_INVALID', ...a); } }
+export class DoipOperationUnknown extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_OPERATION_UNKNOWN', ...a); } }
+export class DoipNotAnObject extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_NOT_AN_OBJECT', ...a); } }
+export class DoipElementNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_ELEMENT_NOT_FOUND', ...a); } }
 export class OidInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_OID_INVALID', ...a); } }
 export class OidLimit extends CairnError { constructor(...a: Detailed) { super('ERR_OID_LIMIT', ...a); } }
 export class DerInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DER_INVALID', ...a); } }

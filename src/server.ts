@@ -4,13 +4,17 @@ import { redactConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { createLogging } from './http/logging.js';
 import { startOrs } from './dns/start-ors.js';
+import { startDoipListener } from './doip/listener.js';
+import { doipFor } from './doip/operations.js';
 import { startService, type Service } from './service/bootstrap.js';
+import { loadOrCreateDevCertificate } from './service/tls-cert.js';
 
 export interface RunningServer {
   readonly service: Service;
   readonly app: FastifyInstance;
   readonly http: { host: string; port: number };
   readonly dns: { host: string; port: number };
+  readonly doip: { host: string; port: number };
   stop(): Promise<void>;
 }
 
@@ -32,8 +36,34 @@ export async function runServer(config: Config): Promise<RunningServer> {
     await service.close();
     throw e;
   }
+  let doip;
+  try {
+    const tls = loadOrCreateDevCertificate(config.certsDir);
+    if (tls.generated) app.log.info({ event: 'doip-certificate', file: tls.certFile, sha256: tls.fingerprint }, 'generated the DOIP development TLS certificate');
+    doip = await startDoipListener(doipFor(service), {
+      host: config.host,
+      port: config.doipPort,
+      key: tls.key,
+      cert: tls.cert,
+      limits: { maxMessageBytes: config.bodyLimit, maxSegmentBytes: config.bodyLimit, maxSegments: 256 },
+      onError: (e) => app.log.error({ event: 'doip-error', err: e }, 'DOIP request failed'),
+    });
+  } catch (e) {
+    await ors.close();
+    await app.close();
+    await service.close();
+    throw e;
+  }
   app.log.info(
-    { event: 'ready', http: `http://${host}:${port}`, dns: `${host}:${ors.port}`, orsDomain: config.orsDomain, prefix: config.prefix, config: redactConfig(config) },
+    {
+      event: 'ready',
+      http: `http://${host}:${port}`,
+      dns: `${host}:${ors.port}`,
+      doip: `${host}:${doip.port}`,
+      orsDomain: config.orsDomain,
+      prefix: config.prefix,
+      config: redactConfig(config),
+    },
     'cairn ready',
   );
   // The log is buffered; whoever waits for the ready line must not wait for the buffer to fill.
@@ -41,10 +71,11 @@ export async function runServer(config: Config): Promise<RunningServer> {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      await doip.close();
       await ors.close();
       await app.close();
       await service.close();
       logging.flushSync();
     })());
-  return { service, app, http: { host: config.host, port }, dns: { host: config.host, port: ors.port }, stop };
+  return { service, app, http: { host: config.host, port }, dns: { host: config.host, port: ors.port }, doip: { host: config.host, port: doip.port }, stop };
 }

@@ -4,6 +4,7 @@ import { loadClientConfig, loadConfig, type ClientConfig, type Config } from '..
 import { AuthRequired, CairnError, type ErrorCode, ERRORS } from '../errors.js';
 import { runServer } from '../server.js';
 import { importFile } from './import.js';
+import { importItsFile, parseItsImportArgs } from './its-import.js';
 import { exportZone } from './zone-export.js';
 
 const USAGE = `Usage: cairn <command>
@@ -13,6 +14,10 @@ const USAGE = `Usage: cairn <command>
   put HANDLE FILE        create or replace a handle from a JSON file of values on a running server
   import FILE.ndjson     bulk-load handles into the data directory (server stopped); one
                          {"handle": ..., "values": [...]} per line; resumable and idempotent
+  its import FILE.geojson [--issuer CC.authority]
+                         load road signs from a GeoJSON FeatureCollection of points with
+                         OpenStreetMap traffic_sign and direction (server stopped); idempotent,
+                         bad features reported and skipped
   zone export [FILE]     write the ORS DNS zone (RFC 1035 master file) to FILE or stdout
                          (server stopped; a running server serves the same zone by AXFR)
 
@@ -34,6 +39,14 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
     case 'import': {
       const [file] = requireArgs(args, 1, 'import FILE.ndjson');
       const outcome = await importFile(config, file!, { progress: process.stderr.isTTY === true });
+      process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      return 0;
+    }
+    case 'its': {
+      const parsed = parseItsImportArgs(args);
+      if ('usage' in parsed) throw new UsageError(parsed.usage);
+      const { file, issuer } = parsed;
+      const outcome = await importItsFile(config, file, { progress: process.stderr.isTTY === true, ...(issuer === undefined ? {} : { issuer }) });
       process.stdout.write(`${JSON.stringify(outcome)}\n`);
       return 0;
     }

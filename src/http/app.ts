@@ -8,12 +8,19 @@ import { parseJsonBody } from '../records/strict-json.js';
 import { fastResolveServerFactory, type FastPath } from './fast-resolve.js';
 import { lazyChildLogger, registerAccessLog, type Logging } from './logging.js';
 import { HttpMetrics } from './metrics.js';
+import { registerHandleChallenge } from './auth.js';
 import { sendError, toCairnError } from './problem.js';
+import { batchRoutes } from './routes/batch.js';
+import { doipRoutes } from './routes/doip.js';
 import { handleRoutes } from './routes/handles.js';
 import { historyRoutes } from './routes/history.js';
 import { itsRoutes } from './routes/its.js';
 import { oidRoutes } from './routes/oids.js';
+import { prefixRoutes } from './routes/prefixes.js';
+import { proxyRoutes } from './routes/proxy.js';
+import { searchRoutes } from './routes/search.js';
 import { serviceRoutes } from './routes/service.js';
+import { sessionRoutes } from './routes/sessions.js';
 
 export interface AppOptions {
   /** The server's logging (`createLogging`); tests run without. */
@@ -57,6 +64,8 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
     done();
   });
   if (access) registerAccessLog(app, access);
+  // Before any route scope, so that every 401 can carry the Handle challenge.
+  registerHandleChallenge(app, service.handles);
 
   await app.register(swagger, {
     openapi: {
@@ -88,11 +97,18 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
     });
     registerPreflight(handleApi);
     handleRoutes(handleApi, service.handles);
+    prefixRoutes(handleApi, service.handles);
   });
+  sessionRoutes(app, service.handles);
   serviceRoutes(app, service, metrics, () => fast.hits);
   historyRoutes(app, service);
   oidRoutes(app, service);
   itsRoutes(app, service);
+  doipRoutes(app, service);
+  batchRoutes(app, service);
+  await searchRoutes(app, service);
+  // `GET /{handle}`: a wildcard, so every other route wins over it; it answers handles served here only.
+  proxyRoutes(app, service.handles);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.ready();

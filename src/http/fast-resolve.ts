@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { HandleService } from '../families/doa/handle-service.js';
+import { cacheControl, JSON_TYPE, NO_CACHE, noneMatch, nowSeconds, viewCaching } from './caching.js';
 import { CORS_ORIGIN_HEADER } from './cors.js';
 import type { AccessLog } from './logging.js';
 import type { HttpMetrics } from './metrics.js';
@@ -7,16 +8,15 @@ import type { HttpMetrics } from './metrics.js';
 /**
  * The resolution hot path, in front of fastify's router: `GET /api/handles/{handle}` without a
  * query string, for a handle whose pre-rendered view is stored, is answered straight from that
- * view (status, body, the same headers as the fastify route). Everything else, misses and errors
- * included, goes on to fastify unchanged, so the fastify route stays the reference: tests compare
- * the two byte for byte over a real socket.
+ * view (status, body, the same headers as the fastify route, HTTP caching and `304` included:
+ * caching.ts). Everything else, misses and errors included, goes on to fastify unchanged, so the
+ * fastify route stays the reference: tests compare the two byte for byte over a real socket.
  *
  * Why: the view is already the exact response; routing, hooks and reply machinery cost more than
  * the lookup itself (BENCHMARKS.md).
  */
 const PATH = '/api/handles/';
 const ROUTE = '/api/handles/*';
-const CONTENT_TYPE = 'application/json; charset=utf-8';
 
 export interface FastPath {
   readonly handles: HandleService;
@@ -42,14 +42,32 @@ export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: Server
     return false; // e.g. the store is closed: fastify's route answers with a proper error
   }
   if (view === undefined) return false;
+  // The route's headers in the route's order (caching.ts `answerFromView`): CORS (its scope's
+  // hook) first, Content-Length (added by fastify) last and never on a 304.
   const status = view.readUInt16BE(0);
-  const body = view.subarray(2);
-  res.writeHead(status, ['content-type', CONTENT_TYPE, 'content-length', String(body.length), CORS_ORIGIN_HEADER, '*']);
-  res.end(body);
+  let sent = status;
+  if (status === 200) {
+    const c = viewCaching(view);
+    const cc = c.fixed ?? cacheControl(c, nowSeconds());
+    const inm = req.headers['if-none-match'];
+    if (inm !== undefined && noneMatch(inm, c.etag)) {
+      sent = 304;
+      res.writeHead(304, [CORS_ORIGIN_HEADER, '*', 'cache-control', cc, 'etag', c.etag]);
+      res.end();
+    } else {
+      const body = view.subarray(2);
+      res.writeHead(200, [CORS_ORIGIN_HEADER, '*', 'content-type', JSON_TYPE, 'cache-control', cc, 'etag', c.etag, 'content-length', String(body.length)]);
+      res.end(body);
+    }
+  } else {
+    const body = view.subarray(2);
+    res.writeHead(status, [CORS_ORIGIN_HEADER, '*', 'content-type', JSON_TYPE, 'cache-control', NO_CACHE, 'content-length', String(body.length)]);
+    res.end(body);
+  }
   const seconds = (performance.now() - started) / 1000;
   fast.hits++;
-  fast.metrics.observe('GET', ROUTE, status, seconds);
-  fast.access?.write(fast.access.nextId(), 'GET', url, status, seconds * 1000);
+  fast.metrics.observe('GET', ROUTE, sent, seconds);
+  fast.access?.write(fast.access.nextId(), 'GET', url, sent, seconds * 1000);
   return true;
 }
 

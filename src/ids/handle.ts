@@ -65,15 +65,26 @@ export function prefixHandle(prefix: string): string {
 }
 
 /**
- * A prefix is served here when it is the service prefix or derived from it (`20.5000.7`).
+ * A prefix is served here when it is the service prefix or derived from it (`20.5000.7`,
+ * `20.5000.7.1`), each derived label of `[A-Za-z0-9_-]` (so `20.5000.` and `20.5000..7` are not ours).
  * Prefix handles `0.NA/<prefix>` for those are served here too.
  */
 export function isHomed(handle: Handle, servicePrefix: string): boolean {
-  const own = (p: string): boolean => {
-    const f = foldHandleCase(p);
-    const s = foldHandleCase(servicePrefix);
-    return f === s || f.startsWith(`${s}.`);
-  };
-  if (foldHandleCase(handle.prefix) === '0.NA') return own(handle.suffix);
-  return own(handle.prefix);
+  if (foldHandleCase(handle.prefix) === '0.NA') return isDerivedOrSame(handle.suffix, servicePrefix);
+  return isDerivedOrSame(handle.prefix, servicePrefix);
+}
+
+const DERIVED_LABEL = /^[A-Za-z0-9_-]+$/;
+
+function isDerivedOrSame(prefix: string, servicePrefix: string): boolean {
+  const f = foldHandleCase(prefix);
+  const s = foldHandleCase(servicePrefix);
+  if (f === s) return true;
+  return f.startsWith(`${s}.`) && f.slice(s.length + 1).split('.').every((label) => DERIVED_LABEL.test(label));
+}
+
+/** The prefix a prefix is derived from (`20.5000.7` gives `20.5000`, `20.5000` gives `20`); undefined for one label. */
+export function parentPrefix(prefix: string): string | undefined {
+  const dot = prefix.lastIndexOf('.');
+  return dot > 0 && dot < prefix.length - 1 ? prefix.slice(0, dot) : undefined;
 }

@@ -44,6 +44,7 @@ export async function startOrsServer(overrides: Partial<Config> = {}): Promise<O
       adminSecret: ADMIN_SECRET,
       httpPort: 0,
       dnsPort: 0,
+      doipPort: 0,
       syncWrites: false,
       logLevel: 'silent',
       ...overrides,

@@ -108,7 +108,7 @@ export interface ServerChild {
  * ready line is logged at info) and resolves once it has logged `"event":"ready"`.
  */
 export function startServer(env: Record<string, string>, timeoutMs = 15_000): Promise<ServerChild> {
-  const child = spawnCli(['serve'], { CAIRN_HTTP_PORT: '0', CAIRN_DNS_PORT: '0', CAIRN_LOG_LEVEL: 'info', ...env });
+  const child = spawnCli(['serve'], { CAIRN_HTTP_PORT: '0', CAIRN_DNS_PORT: '0', CAIRN_DOIP_PORT: '0', CAIRN_LOG_LEVEL: 'info', ...env });
   const tail: string[] = [];
   const remember = (line: string): void => {
     tail.push(line);

@@ -135,6 +135,7 @@ export async function startCairn(overrides: Partial<Config> = {}): Promise<Cairn
       adminSecret: ADMIN_SECRET,
       httpPort: 0,
       dnsPort: 0,
+      doipPort: 0,
       syncWrites: false,
       logLevel: 'silent',
       ...overrides,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { adminAuth, startTestService, type TestService } from '../helpers/service.js';
 
 let t: TestService;
@@ -76,5 +76,74 @@ describe('history shows nothing that is hidden now', () => {
     expect(versions).toHaveLength(2);
     expect(JSON.stringify(versions)).not.toContain('was public');
     expect(versions[0].values.map((v: { index: number }) => v.index)).toEqual([1, 100, 400]);
+  });
+});
+
+describe('GET /api/history/{id}?asOf=', () => {
+  const at = (iso: string) => vi.setSystemTime(new Date(iso));
+  const put = (url: string, body: unknown) =>
+    t.app.inject({ method: 'PUT', url, headers: { authorization: adminAuth(), 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+
+  beforeAll(async () => {
+    // Only Date is faked: record times come from it, LevelDB and timers run as usual.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      at('2030-01-01T00:00:00Z');
+      expect((await put('/api/handles/20.5000/timeline', [{ index: 1, type: 'URL', data: 'https://first.example/' }])).statusCode).toBe(201);
+      expect((await put('/api/oids/2.999.77', { description: 'first arc text' })).statusCode).toBe(201);
+      at('2030-01-02T00:00:00Z');
+      expect((await put('/api/handles/20.5000/timeline', [{ index: 1, type: 'URL', data: 'https://second.example/' }])).statusCode).toBe(200);
+      expect((await put('/api/oids/2.999.77', { description: 'second arc text' })).statusCode).toBe(200);
+      at('2030-01-03T00:00:00Z');
+      const del = await t.app.inject({ method: 'DELETE', url: '/api/handles/20.5000/timeline?reason=retired', headers: { authorization: adminAuth() } });
+      expect(del.statusCode).toBe(200);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it.each([
+    ['the creation second', '2030-01-01T00:00:00Z', 1, 'active', 'https://first.example/'],
+    ['between the first two writes', '2030-01-01T12:00:00Z', 1, 'active', 'https://first.example/'],
+    ['an instant in another zone', '2030-01-02T01:30:00+02:00', 1, 'active', 'https://first.example/'],
+    ['the second write, fractions dropped', '2030-01-02T00:00:00.999Z', 2, 'active', 'https://second.example/'],
+    ['after the deletion', '2030-01-03T00:00:01Z', 3, 'tombstoned', undefined],
+    ['far in the future', '2999-01-01T00:00:00Z', 3, 'tombstoned', undefined],
+  ])('gives the version in force at %s', async (_when, asOf, version, status, url) => {
+    const res = await t.app.inject({ url: `/api/history/hdl:20.5000/timeline?asOf=${encodeURIComponent(asOf)}` });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body).toMatchObject({ id: 'hdl:20.5000/timeline', asOf: new Date(Math.floor(Date.parse(asOf) / 1000) * 1000).toISOString().replace('.000Z', 'Z'), version, status });
+    expect(body.values.find((v: { type: string }) => v.type === 'URL')?.data.value).toBe(url);
+    expect(body.values.some((v: { type: string }) => v.type === 'HS_SIGNATURE') || status === 'tombstoned').toBe(true);
+    if (status === 'tombstoned') expect(body.tombstone.reason).toBe('retired');
+  });
+
+  it('works for OID arcs too', async () => {
+    const first = (await t.app.inject({ url: '/api/history/urn:oid:2.999.77?asOf=2030-01-01T23:59:59Z' })).json();
+    const second = (await t.app.inject({ url: '/api/history/urn:oid:2.999.77?asOf=2030-01-02T00:00:00Z' })).json();
+    expect([first.id, first.version, second.version]).toEqual(['urn:oid:2.999.77', 1, 2]);
+  });
+
+  it('hides what is admin-only now in the version it gives', async () => {
+    const history = (await t.app.inject({ url: '/api/history/hdl:20.5000/priv' })).json();
+    const res = await t.app.inject({ url: `/api/history/hdl:20.5000/priv?asOf=${history.versions[0].updated}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).not.toContain('was public');
+  });
+
+  it.each([
+    ['before the record existed', 'hdl:20.5000/timeline', '2029-12-31T23:59:59Z', 404, 'ERR_HISTORY_BEFORE_CREATION'],
+    ['an OID before it was registered', 'urn:oid:2.999.77', '2000-01-01T00:00:00Z', 404, 'ERR_HISTORY_BEFORE_CREATION'],
+    ['a record that never existed', 'hdl:20.5000/never', '2030-01-01T00:00:00Z', 404, 'ERR_HANDLE_NOT_FOUND'],
+    ['a time without a zone', 'hdl:20.5000/timeline', '2030-01-01T00:00:00', 400, 'ERR_QUERY_INVALID'],
+    ['a date alone', 'hdl:20.5000/timeline', '2030-01-01', 400, 'ERR_QUERY_INVALID'],
+    ['words', 'hdl:20.5000/timeline', 'yesterday', 400, 'ERR_QUERY_INVALID'],
+    ['an impossible month', 'hdl:20.5000/timeline', '2030-13-01T00:00:00Z', 400, 'ERR_QUERY_INVALID'],
+    ['an empty value', 'hdl:20.5000/timeline', '', 400, 'ERR_QUERY_INVALID'],
+  ])('answers %s with %i %s', async (_what, id, asOf, status, code) => {
+    const res = await t.app.inject({ url: `/api/history/${id}?asOf=${encodeURIComponent(asOf)}` });
+    expect([res.statusCode, res.json().code]).toEqual([status, code]);
+    if (code === 'ERR_HISTORY_BEFORE_CREATION') expect(res.json().created).toMatch(/^20\d\d-/);
   });
 });

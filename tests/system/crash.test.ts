@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { valueIndexTerms } from '../../src/families/doa/reverse-index.js';
 import { renderHandleView } from '../../src/families/doa/views.js';
 import { foldHandleCase, parseHandle } from '../../src/ids/handle.js';
 import { deserializeRecord, type StoredRecord } from '../../src/records/record.js';
@@ -102,6 +103,8 @@ async function inspectStore(dataDir: string, signer: Signer, problems: string[])
     const expectedIndex = new Map<string, string>();
     for (const [key, record] of records) {
       if (record.status === 'active') expectedIndex.set(`prefix${SEP}${foldHandleCase(parseHandle(record.id).prefix)}${SEP}${key}`, record.id);
+      // The reverse-lookup index (GET /api/search) is written in the same batch as the record.
+      for (const term of valueIndexTerms(record)) expectedIndex.set(`${term}${SEP}${key}`, record.id);
     }
     for (const [key, id] of expectedIndex) {
       if (index.get(key) !== id) problems.push(`index: ${JSON.stringify(key)} is ${JSON.stringify(index.get(key))}, expected ${id}`);

@@ -4,7 +4,7 @@ import { DEFAULTS, loadConfig, redactConfig } from '../../src/config.js';
 describe('configuration', () => {
   it('uses the documented defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ host: '127.0.0.1', httpPort: 8080, prefix: '20.5000', signingAlg: 'EdDSA', bodyLimit: 1048576, syncWrites: true });
+    expect(c).toMatchObject({ host: '127.0.0.1', httpPort: 8080, prefix: '20.5000', signingAlg: 'EdDSA', bodyLimit: 1048576, syncWrites: true, doipPort: 9000 });
     expect(c.dataDir.endsWith('/data')).toBe(true);
   });
 
@@ -26,6 +26,7 @@ describe('configuration', () => {
       CAIRN_PUBLIC_URL: 'https://oid.example/',
       CAIRN_DNS_NOTIFY: '127.0.0.1:5300, [::1]:5301',
       CAIRN_DNS_TRANSFER_ALLOW: '10.0.0.2',
+      CAIRN_DOIP_PORT: '0',
     });
     expect(c).toEqual({
       host: '::1',
@@ -44,6 +45,7 @@ describe('configuration', () => {
       publicUrl: 'https://oid.example',
       dnsNotify: ['127.0.0.1:5300', '[::1]:5301'],
       dnsTransferAllow: ['10.0.0.2'],
+      doipPort: 0,
     });
     expect(redactConfig(c).adminSecret).toBe('<redacted>');
   });
@@ -65,6 +67,8 @@ describe('configuration', () => {
     ['CAIRN_DNS_NOTIFY', 'secondary.example:53'],
     ['CAIRN_DNS_TRANSFER_ALLOW', 'anyone'],
     ['CAIRN_BODY_LIMIT', '0'],
+    ['CAIRN_DOIP_PORT', '65536'],
+    ['CAIRN_DOIP_PORT', 'tls'],
   ])('%s=%s is ERR_CONFIG_INVALID', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
   });

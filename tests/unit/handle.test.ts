@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isHandle, isHomed, parseHandle } from '../../src/ids/handle.js';
+import { parseItsSerial } from '../../src/ids/its-sign.js';
 import { parseIdentifier } from '../../src/ids/scheme.js';
 
 describe('parseHandle', () => {
@@ -51,7 +52,23 @@ describe('parseIdentifier', () => {
     expect(parseIdentifier('oid:/Example/1')).toMatchObject({ family: 'oid', oid: { text: '2.999.1' } });
   });
 
-  it.each(['its:sign:DE.417:3K7QJ2~R', 'imei:260531793113837', 'mailto:x'])('answers %s as not supported yet', (id) => {
+  it('takes its: road-sign identifiers as a third family, in any letter case, with the type part', () => {
+    expect(parseIdentifier('its:sign:DE.417:3K7QJ2~R')).toEqual({ family: 'its', its: { kind: 'sign', country: 'DE', authority: 417, serial: parseItsSerial('3K7QJ2') } });
+    expect(parseIdentifier('ITS:SIGN:de.417:nat.de-274[60]:3k7qj2~r')).toEqual({
+      family: 'its',
+      its: { kind: 'sign', country: 'DE', authority: 417, serial: parseItsSerial('3K7QJ2'), type: { scheme: 'nat', country: 'DE', code: '274', value: 60 } },
+    });
+  });
+
+  it.each([
+    ['its:sign:DE.417:3K7QJ2~S', 'ERR_ITS_CHECK_MISMATCH'],
+    ['its:pole:DE.417:3K7QJ2~R', 'ERR_ITS_ID_INVALID'],
+    ['its:', 'ERR_ITS_ID_INVALID'],
+  ])('answers a malformed its: identifier %s with the ITS error %s', (id, code) => {
+    expect(() => parseIdentifier(id)).toThrow(expect.objectContaining({ code }));
+  });
+
+  it.each(['imei:260531793113837', 'mailto:x'])('answers %s as not supported yet', (id) => {
     expect(() => parseIdentifier(id)).toThrow(expect.objectContaining({ code: 'ERR_IDENTIFIER_UNSUPPORTED' }));
   });
 

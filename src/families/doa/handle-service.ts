@@ -17,18 +17,20 @@ import {
   ValueNotFound,
   ValueTypeReserved,
 } from '../../errors.js';
-import { foldHandleCase, isHomed, parseHandle, prefixHandle, type Handle } from '../../ids/handle.js';
+import { foldHandleCase, isHomed, parentPrefix, parseHandle, prefixHandle, type Handle } from '../../ids/handle.js';
 import { encodeAdmin } from '../../records/admin.js';
 import { valueFromJson } from '../../records/handle-json.js';
-import { DEFAULT_CREATOR_PERMISSIONS } from '../../records/permissions.js';
+import { DEFAULT_CREATOR_PERMISSIONS, type AdminPermissionName } from '../../records/permissions.js';
 import type { StoredRecord, Tombstone } from '../../records/record.js';
 import { nextVersion, sameValue, sameValues } from '../../records/record.js';
-import { PERM_PUBLIC_READ, typeMatches, type HandleValue } from '../../records/value.js';
+import { PERM_ADMIN_READ, PERM_PUBLIC_READ, typeMatches, type HandleValue } from '../../records/value.js';
 import { dummySecretHash, hashSecret, verifySecret } from '../../signing/secrets.js';
 import { SIGNATURE_TYPE, withSignature } from '../../signing/record-signature.js';
 import type { Signer } from '../../signing/signer.js';
 import type { RecordStore, RecordWrite } from '../../store/store.js';
-import { requirePermission, type Principal } from './authorize.js';
+import { hasPermission, requirePermission, type Principal } from './authorize.js';
+import { valueIndexTerms } from './reverse-index.js'; // reverse lookup by value (GET /api/search)
+import { checkVlistWrite, VLIST_TYPE, type ValuesLookup } from './vlist.js';
 import { formatIdentity, parseIdentity, sameIdentity, type Identity } from './identity.js';
 import { handleResponse, publicValues, renderHandleView, tombstoneJson } from './views.js';
 
@@ -73,6 +75,7 @@ export interface ImportOutcome {
 }
 
 const PREFIX_INDEX = 'prefix';
+const NA_PREFIX = '0.NA';
 const ADMIN_TYPE = 'HS_ADMIN';
 const SECKEY_TYPE = 'HS_SECKEY';
 const CREATOR_ADMIN_INDEX = 100;
@@ -91,6 +94,14 @@ export class HandleService {
   private readonly credentialCache = new Map<string, number>();
   /** HS_SECKEY values parsed from a request whose secret is not hashed yet. */
   private readonly pendingSecrets = new WeakSet<HandleValue>();
+  /**
+   * The values of a live handle record stored here, or undefined: what HS_VLIST groups and prefix
+   * records say now, never a tombstone. Pass it to `requirePermission` so that groups expand.
+   */
+  readonly liveValues: ValuesLookup = (text) => {
+    const record = this.store.findRecord(foldHandleCase(text));
+    return record?.status === 'active' && record.family === 'handle' ? record.values : undefined;
+  };
 
   constructor(
     readonly store: RecordStore,
@@ -106,6 +117,11 @@ export class HandleService {
     return this.options.prefix;
   }
 
+  /** Seconds since the epoch, by the service's clock (injectable in tests). */
+  nowSeconds(): number {
+    return this.now();
+  }
+
   // ----------------------------------------------------------------------------------------------
   // Reads
 
@@ -116,6 +132,11 @@ export class HandleService {
 
   findRecord(handle: Handle): StoredRecord | undefined {
     return this.store.findRecord(handle.key);
+  }
+
+  /** Whether these HS_ADMIN values give `who` the permission, HS_VLIST groups expanded against live records. */
+  permits(who: Principal, values: readonly HandleValue[], permission: AdminPermissionName): boolean {
+    return hasPermission(who, values, permission, this.liveValues);
   }
 
   /** Parses and checks that the handle is served here. */
@@ -135,6 +156,25 @@ export class HandleService {
       (v) => indexes.includes(v.index) || types.some((t) => typeMatches(v.type, t)),
     );
     if (selected.length === 0) return { responseCode: 200 as const, values: [], handle: record.id }; // Handle.Net's key order
+    return handleResponse(record.id, selected);
+  }
+
+  /**
+   * Resolution with credentials (Handle.Net's `auth=true`): the public values plus those only
+   * admins may read (value permission ADMIN_READ), which need READ_VALUE on the handle; asking for
+   * them without it is refused rather than answered without them. HS_SECKEY values never leave the
+   * service (only their hash is stored). Filters as in `resolveFiltered`; none selects everything.
+   */
+  resolveAuthorized(text: string, types: readonly string[], indexes: readonly number[], who: Principal) {
+    const handle = this.parseServed(text);
+    const record = this.findRecord(handle);
+    if (!record) throw new HandleNotFound(undefined, { handle: text });
+    if (record.status === 'tombstoned') throw new HandleDeleted(undefined, { handle: record.id, tombstone: tombstoneJson(record.tombstone) });
+    const readable = record.values.filter((v) => v.type !== SECKEY_TYPE && (v.permissions & (PERM_PUBLIC_READ | PERM_ADMIN_READ)) !== 0);
+    const filtered = types.length === 0 && indexes.length === 0;
+    const selected = filtered ? readable : readable.filter((v) => indexes.includes(v.index) || types.some((t) => typeMatches(v.type, t)));
+    if (selected.some((v) => (v.permissions & PERM_PUBLIC_READ) === 0)) this.require(who, record.values, 'READ_VALUE', record.id);
+    if (selected.length === 0) return { responseCode: 200 as const, values: [], handle: record.id };
     return handleResponse(record.id, selected);
   }
 
@@ -196,11 +236,12 @@ export class HandleService {
       if (live) {
         // A write that changes nothing still needs the right to change, and then writes nothing.
         if (this.checkEdits(who, live, values) === 0) {
-          requirePermission(who, live.values, 'MODIFY_VALUE', live.id);
+          this.require(who, live.values, 'MODIFY_VALUE', live.id);
           return { handle: live.id, created: false };
         }
       } else this.checkCreate(who, handle);
       this.checkProtected(handle, values, who);
+      this.checkVlists(handle, values, live);
       values = keepUnchangedTimestamps(await this.hashNewSecrets(values), live?.values ?? []);
       const record = this.nextRecord(handle, previous, values, who, now);
       await this.store.commit([this.recordWrite(handle, record, previous)]);
@@ -228,8 +269,7 @@ export class HandleService {
         this.checkProtected(handle, values, who);
         record = this.nextRecord(handle, previous, values, who, now);
       } else {
-        requirePermission(who, previous.values, 'DELETE_HANDLE', previous.id);
-        if (handle.key === this.serviceRecordKey) throw new RecordProtected(`${previous.id} is the service's own record`, { handle: previous.id });
+        this.checkDelete(who, handle, previous);
         const tombstone: Tombstone = {
           reason: tomb.reason ?? 'deleted',
           at: now,
@@ -250,8 +290,7 @@ export class HandleService {
   async list(prefixText: string, page: number | undefined, pageSize: number | undefined, who: Principal) {
     const prefix = prefixText.toUpperCase().startsWith('0.NA/') ? prefixText.slice(5) : prefixText;
     const prefixRecord = this.parseServed(prefixHandle(prefix));
-    const record = this.findRecord(prefixRecord);
-    requirePermission(who, record?.values ?? [], 'LIST_HANDLES', prefixRecord.text);
+    this.require(who, this.liveValues(prefixRecord.text) ?? [], 'LIST_HANDLES', prefixRecord.text);
     const term = `${PREFIX_INDEX}\u0000${foldHandleCase(prefix)}`;
     const totalCount = await this.store.countIndex(term);
     // A pageSize alone pages from the first page (pageSize=0: the count only).
@@ -264,16 +303,29 @@ export class HandleService {
   /** LIST_HANDLES on the service prefix (the service admin has it). */
   requireListing(who: Principal): void {
     if (who.serverAdmin) return;
-    const record = this.findRecord(parseHandle(prefixHandle(this.options.prefix)));
-    requirePermission(who, record?.values ?? [], 'LIST_HANDLES', prefixHandle(this.options.prefix));
+    const text = prefixHandle(this.options.prefix);
+    this.require(who, this.liveValues(text) ?? [], 'LIST_HANDLES', text);
   }
 
+  /** Every prefix served here that has handles or a live prefix record (needs LIST_HANDLES on the service prefix). */
   async prefixes(who: Principal) {
-    if (!who.serverAdmin) requirePermission(who, [], 'LIST_HANDLES', 'the prefix list');
+    this.requireListing(who);
     // Prefix records (0.NA/<prefix>) are listed under 0.NA, which is no prefix of ours.
-    const terms = (await this.store.indexTermsOf(PREFIX_INDEX)).filter((t) => t !== '0.NA');
-    const all = new Set([foldHandleCase(this.options.prefix), ...terms]);
+    const terms = (await this.store.indexTermsOf(PREFIX_INDEX)).filter((t) => t !== NA_PREFIX);
+    const derived = (await this.prefixRecords()).map(foldHandleCase);
+    const all = new Set([foldHandleCase(this.options.prefix), ...terms, ...derived]);
     return { responseCode: 1, totalCount: String(all.size), prefixes: [...all].sort() };
+  }
+
+  /** Prefixes served here with a live prefix record `0.NA/<prefix>`, the service's own included, as registered. */
+  async prefixRecords(): Promise<string[]> {
+    const ids = await this.store.indexIds(`${PREFIX_INDEX}\u0000${NA_PREFIX}`);
+    return ids.map((id) => id.slice(NA_PREFIX.length + 1)).filter((p) => isHomed(parseHandle(prefixHandle(p)), this.options.prefix));
+  }
+
+  /** Live handles under a prefix (its own prefix record not counted). */
+  countHandles(prefix: string): Promise<number> {
+    return this.store.countIndex(`${PREFIX_INDEX}\u0000${foldHandleCase(prefix)}`);
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -319,6 +371,23 @@ export class HandleService {
       }
       await this.store.commit(writes, checkpoint);
       return outcome;
+    });
+  }
+
+  /**
+   * Creates a record the service maintains (a derived prefix's `0.NA/…`), signed, written by `who`.
+   * `choose` runs under the write lock, so what it finds free stays free until the commit; a handle
+   * that exists or existed (a tombstone) is refused.
+   */
+  async createSystemRecord(who: Principal, choose: () => Promise<{ handle: string; values: readonly HandleValue[] }>): Promise<StoredRecord> {
+    return this.store.exclusive(async () => {
+      const chosen = await choose();
+      const handle = this.parseServed(chosen.handle);
+      const previous = this.findRecord(handle);
+      if (previous) throw new HandleExists(undefined, { handle: previous.id });
+      const record = this.nextRecord(handle, undefined, keepUnchangedTimestamps(chosen.values, []), who, this.now());
+      await this.store.commit([this.recordWrite(handle, record, undefined)]);
+      return record;
     });
   }
 
@@ -415,14 +484,51 @@ export class HandleService {
     }
   }
 
+  private require(who: Principal, values: readonly HandleValue[], permission: AdminPermissionName, target: string): void {
+    requirePermission(who, values, permission, target, this.liveValues);
+  }
+
+  /**
+   * Creating a handle needs ADD_HANDLE on its live prefix record `0.NA/<prefix>`. Prefix records
+   * themselves are made by the service admin only (`POST /api/prefixes`): ADD_DERIVED_PREFIX
+   * (Handle.Net's ADD_NAMING_AUTH) grants nothing here.
+   */
   private checkCreate(who: Principal, handle: Handle): void {
     if (who.serverAdmin) return;
-    const prefix = foldHandleCase(handle.prefix) === '0.NA' ? undefined : this.findRecord(parseHandle(prefixHandle(handle.prefix)));
-    requirePermission(who, prefix?.values ?? [], 'ADD_HANDLE', prefixHandle(handle.prefix));
+    const prefixValues = foldHandleCase(handle.prefix) === NA_PREFIX ? [] : (this.liveValues(prefixHandle(handle.prefix)) ?? []);
+    this.require(who, prefixValues, 'ADD_HANDLE', prefixHandle(handle.prefix));
+  }
+
+  /**
+   * Tombstoning needs DELETE_HANDLE on the handle; a derived prefix's record `0.NA/<parent>.<n>`
+   * needs DELETE_DERIVED_PREFIX (Handle.Net's DELETE_NAMING_AUTH) on its parent's record instead,
+   * so an organisation's own admin cannot delete its prefix. The service's own record is kept.
+   */
+  private checkDelete(who: Principal, handle: Handle, record: StoredRecord): void {
+    if (handle.key === this.serviceRecordKey) {
+      this.require(who, record.values, 'DELETE_HANDLE', record.id);
+      throw new RecordProtected(`${record.id} is the service's own record`, { handle: record.id });
+    }
+    if (foldHandleCase(handle.prefix) === NA_PREFIX) {
+      const parent = parentPrefix(handle.suffix);
+      const parentRecord = parent ? prefixHandle(parent) : `the parent of ${handle.suffix}`;
+      this.require(who, parent ? (this.liveValues(parentRecord) ?? []) : [], 'DELETE_DERIVED_PREFIX', parentRecord);
+      return;
+    }
+    this.require(who, record.values, 'DELETE_HANDLE', record.id);
+  }
+
+  /** New or changed HS_VLIST values must not close a cycle or nest too deep (vlist.ts). */
+  private checkVlists(handle: Handle, values: readonly HandleValue[], live: StoredRecord | undefined): void {
+    const written = values.filter((v) => v.type === VLIST_TYPE && !live?.values.some((o) => sameValue(o, v)));
+    if (written.length === 0) return;
+    checkVlistWrite(handle.text, written, (text) => (foldHandleCase(text) === handle.key ? values : this.liveValues(text)));
   }
 
   /**
    * Each added, changed or removed value needs its permission; admin values need the admin ones.
+   * HS_VLIST values count as admin values: they are admin groups, and editing one with only the
+   * value permissions would let a MODIFY_VALUE holder make itself an administrator.
    * Returns how many values change.
    */
   private checkEdits(who: Principal, current: StoredRecord, next: readonly HandleValue[]): number {
@@ -431,18 +537,18 @@ export class HandleService {
     let changes = 0;
     for (const [index, v] of after) {
       const old = before.get(index);
-      const admin = v.type === ADMIN_TYPE || old?.type === ADMIN_TYPE;
+      const admin = isAdminClass(v) || (old !== undefined && isAdminClass(old));
       if (!old) {
-        requirePermission(who, current.values, admin ? 'ADD_ADMIN' : 'ADD_VALUE', current.id);
+        this.require(who, current.values, admin ? 'ADD_ADMIN' : 'ADD_VALUE', current.id);
         changes++;
       } else if (this.pendingSecrets.has(v) || !sameValue(old, v)) {
-        requirePermission(who, current.values, admin ? 'MODIFY_ADMIN' : 'MODIFY_VALUE', current.id);
+        this.require(who, current.values, admin ? 'MODIFY_ADMIN' : 'MODIFY_VALUE', current.id);
         changes++;
       }
     }
     for (const [index, v] of before) {
       if (!after.has(index)) {
-        requirePermission(who, current.values, v.type === ADMIN_TYPE ? 'REMOVE_ADMIN' : 'REMOVE_VALUE', current.id);
+        this.require(who, current.values, isAdminClass(v) ? 'REMOVE_ADMIN' : 'REMOVE_VALUE', current.id);
         changes++;
       }
     }
@@ -467,9 +573,14 @@ export class HandleService {
 
   private recordWrite(handle: Handle, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
     const terms = (r: StoredRecord | undefined): string[] =>
-      r?.status === 'active' ? [`${PREFIX_INDEX}\u0000${foldHandleCase(parseHandle(r.id).prefix)}`] : [];
+      r?.status === 'active' ? [`${PREFIX_INDEX}\u0000${foldHandleCase(parseHandle(r.id).prefix)}`, ...valueIndexTerms(r)] : [];
     return { key: handle.key, record, previous, view: renderHandleView(record), indexTerms: terms(record), previousIndexTerms: terms(previous) };
   }
+}
+
+/** HS_ADMIN values and the HS_VLIST groups they may name. */
+function isAdminClass(v: HandleValue): boolean {
+  return v.type === ADMIN_TYPE || v.type === VLIST_TYPE;
 }
 
 /** A replacement that names no admins keeps the existing ones (at indexes it leaves free) rather than orphaning the handle. */

@@ -3,6 +3,7 @@ import { BodyInvalid, HandleInvalid, HandleMismatch, HandleNotFound, QueryInvali
 import type { HandleService } from '../../families/doa/handle-service.js';
 import { foldHandleCase } from '../../ids/handle.js';
 import { requirePrincipal } from '../auth.js';
+import { answerFromBody, answerFromView, bodyCaching, nowSeconds, type Answer } from '../caching.js';
 import { errorsFor, handleAck, handleError, handleRecord } from '../schemas.js';
 
 type Query = Record<string, string | string[] | undefined>;
@@ -77,23 +78,40 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
           properties: {
             type: { type: 'array', items: { type: 'string' }, description: 'repeatable; a trailing "." matches subtypes' },
             index: { type: 'array', items: { type: 'string' }, description: 'repeatable' },
+            auth: { type: 'string', description: 'true: authenticate and include admin-readable values (never cached)' },
           },
         },
-        response: { 200: handleRecord, ...errorsFor(handleError, 400, 404, 410) },
+        response: { 200: handleRecord, 304: { type: 'null', description: 'Not Modified: If-None-Match matched the ETag' }, ...errorsFor(handleError, 400, 401, 403, 404, 410) },
       },
     },
-    (req, reply) => {
+    async (req, reply) => {
       const text = handleParam(req);
       const q = req.query as Query;
       const types = all(q, 'type');
       const idx = indexes(q);
-      if (types.length === 0 && idx.length === 0) {
-        const view = handles.findView(text);
-        if (view) return reply.code(view.readUInt16BE(0) as 200).type('application/json; charset=utf-8').send(view.subarray(2));
-        handles.parseServed(text);
-        throw new HandleNotFound(undefined, { handle: text });
+      if (flag(q, 'auth', false)) {
+        // Handle.Net's authoritative read: the values the identity may read, admin-only ones included.
+        const who = await requirePrincipal(req, handles);
+        const body = Buffer.from(JSON.stringify(handles.resolveAuthorized(text, types, idx, who)));
+        return reply.header('content-type', 'application/json; charset=utf-8').header('cache-control', 'private, no-store').send(body);
       }
-      return reply.type('application/json; charset=utf-8').send(handles.resolveFiltered(text, types, idx));
+      const ifNoneMatch = req.headers['if-none-match'];
+      let answer: Answer;
+      if (types.length === 0 && idx.length === 0) {
+        // The fast path (fast-resolve.ts) sends these same bytes and headers ahead of the router.
+        const view = handles.findView(text);
+        if (!view) {
+          handles.parseServed(text);
+          throw new HandleNotFound(undefined, { handle: text });
+        }
+        answer = answerFromView(view, ifNoneMatch, nowSeconds());
+      } else {
+        const body = Buffer.from(JSON.stringify(handles.resolveFiltered(text, types, idx)));
+        answer = answerFromBody(bodyCaching(body), body, ifNoneMatch, nowSeconds());
+      }
+      reply.code(answer.status as 200);
+      for (const [name, value] of answer.headers) reply.header(name, value);
+      return reply.send(answer.body);
     },
   );
 

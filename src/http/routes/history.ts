@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { HandleNotFound, OidNotFound, QueryInvalid } from '../../errors.js';
+import { HandleNotFound, HistoryBeforeCreation, IdentifierUnsupported, OidNotFound, QueryInvalid } from '../../errors.js';
 import { oidRecordKey } from '../../families/oid/oid-service.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import type { StoredRecord } from '../../records/record.js';
@@ -34,30 +34,64 @@ function versionsView(current: StoredRecord, older: readonly StoredRecord[]) {
   }));
 }
 
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+
+/** `asOf=`: an ISO-8601 instant with a zone, as seconds since the epoch (fractions dropped). */
+function parseAsOf(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  const text = Array.isArray(raw) ? raw.at(-1) : raw;
+  const ms = typeof text === 'string' && ISO_TIME.test(text) ? Date.parse(text) : NaN;
+  if (!Number.isFinite(ms) || ms < 0) throw new QueryInvalid('asOf must be an ISO-8601 time with a zone, e.g. 2026-01-02T03:04:05Z');
+  return Math.floor(ms / 1000);
+}
+
+/**
+ * The version in force at `asOf`: the last one written at or before it (times are whole seconds,
+ * so a write during that second counts). Before the first version the record did not exist.
+ */
+function versionAsOf(id: string, current: StoredRecord, older: readonly StoredRecord[], asOf: number) {
+  const all = [...older, current];
+  let at = -1;
+  for (let i = 0; i < all.length; i++) if (all[i]!.updated <= asOf) at = i;
+  if (at < 0) {
+    const created = isoSeconds(all[0]!.created);
+    throw new HistoryBeforeCreation(`${id} did not exist at ${isoSeconds(asOf)}; it was created at ${created}`, { id, created });
+  }
+  return { id, asOf: isoSeconds(asOf), ...versionsView(current, older)[at]! };
+}
+
 /** Every version of a record, and the change feed that orders all writes. */
 export function historyRoutes(app: FastifyInstance, service: Service): void {
   app.get(
     '/api/history/*',
     {
       schema: {
-        summary: 'All versions of a record, oldest first, each with its signed public values',
+        summary: 'All versions of a record, oldest first, each with its signed public values; `asOf` gives the version in force then',
         tags: ['history'],
         params: { type: 'object', properties: { '*': { type: 'string' } } },
+        querystring: {
+          type: 'object',
+          properties: { asOf: { type: 'string', description: 'ISO-8601 time with a zone: answer the one version in force at that instant' } },
+        },
         response: { 200: anyObject, ...errorsFor(problem, 400, 404) },
       },
     },
     async (req) => {
       const id = parseIdentifier((req.params as { '*': string })['*']);
+      const asOf = parseAsOf((req.query as { asOf?: unknown }).asOf);
       if (id.family === 'oid') {
         const current = service.oids.find(id.oid);
         if (!current) throw new OidNotFound(`${id.oid.text} is not registered`, { oid: id.oid.text });
         const older = await service.store.historyOf(oidRecordKey(id.oid));
+        if (asOf !== undefined) return versionAsOf(`urn:oid:${current.id}`, current, older, asOf);
         return { id: `urn:oid:${current.id}`, versions: versionsView(current, older) };
       }
+      if (id.family === 'its') throw new IdentifierUnsupported('History of its: identifiers is not served here; use GET /api/its/{id}?asOf= or /api/its/changes');
       const handle = service.handles.parseServed(id.handle.text);
       const current = service.handles.findRecord(handle);
       if (!current) throw new HandleNotFound(`No record for hdl:${handle.text}`);
       const older = await service.store.historyOf(handle.key);
+      if (asOf !== undefined) return versionAsOf(`hdl:${current.id}`, current, older, asOf);
       return { id: `hdl:${current.id}`, versions: versionsView(current, older) };
     },
   );

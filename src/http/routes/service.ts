@@ -23,8 +23,8 @@ export function serviceRoutes(app: FastifyInstance, service: Service, metrics: H
     },
     async (req) => {
       const text = (req.params as { '*': string })['*'];
-      if (/^its:/i.test(text)) return service.its.view(text);
       const id = parseIdentifier(text);
+      if (id.family === 'its') return service.its.view(text);
       if (id.family === 'oid') return service.oids.view(id.oid.text);
       const handle = service.handles.parseServed(id.handle.text);
       const record = service.handles.findRecord(handle);
