@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { ENVIRONMENT } from '../../src/config.js';
 
 const children = new Set<ChildProcess>();
 
@@ -16,10 +17,20 @@ export function pinned(cpu: number | undefined, cmd: string, args: readonly stri
   return hasTaskset && cpu !== undefined ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, [...args]];
 }
 
-/** The environment without any inherited CAIRN_* setting, plus `extra`. */
+/** Every listener port setting of Cairn (CAIRN_HTTP_PORT, CAIRN_DNS_PORT, ...). */
+const PORT_SETTINGS = Object.entries(ENVIRONMENT)
+  .filter(([key]) => key.endsWith('Port'))
+  .map(([, name]) => name);
+
+/**
+ * The environment without any inherited CAIRN_* setting, plus `extra`. Every listener port is 0
+ * (a free port) unless `extra` names one, so that servers started side by side never contend for
+ * a default port such as DNS's 5353.
+ */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CAIRN_')) env[k] = v;
+  for (const name of PORT_SETTINGS) env[name] = '0';
   return { ...env, ...extra };
 }
 

@@ -5,18 +5,27 @@
  *   (a) resolving a signed handle over HTTP (keep-alive, 32 connections) against a bare fastify
  *       route serving the same bytes: budget >= 0.8x, at the default log level (info) and at warn;
  *   (b) `cairn import` of generated handles against the raw signing rate of the algorithm on the
- *       same single core: budget >= 0.7x, for EdDSA (the default) and ES256.
+ *       same single core: budget >= 0.7x, for EdDSA (the default) and ES256;
+ *   (c) ORS NAPTR queries over UDP, Cairn's DNS responder against Knot DNS serving the same zone,
+ *       both loaded with dnsperf: budget >= 0.5x (tests/bench/ors.ts; skipped with a message when
+ *       knotd or dnsperf is not installed).
  *
  * Options:
- *   --quick               smoke run (~20 s): one round of 2 s HTTP runs, 3,000-handle imports; writes
+ *   --quick               smoke run (~45 s): one round of 2 s HTTP runs, 3,000-handle imports, a
+ *                         2,000-arc ORS zone with one 2 s DNS round per server; writes
  *                         tests/artifacts/bench-quick.md (gitignored) unless --out is given
  *   --out FILE            where to write the report (default BENCHMARKS.md, or the quick file)
  *   --loadgen wrk|autocannon   force a load generator (default: wrk if installed, else autocannon)
  *   --duration S --rounds N --warmup S --connections N --import N --sign-seconds S   override settings
  *   --no-es256            skip the ES256 import
+ *   --only ors            run only (c) and put its summary row and section into the existing report
+ *                         (--out, else BENCHMARKS.md or the quick file), keeping the other sections
+ *   --ors-arcs N          OID arcs in the ORS zone (default 10,000; quick 2,000)
+ *   --dns-clients N --dns-outstanding N   dnsperf -c and -q for (c) (default 8 and 128)
+ *   Every option may also be written --name=value.
  *
- * A full run takes about 4 minutes (5 rounds x 3 servers x 10 s of HTTP, then two 100,000-handle
- * imports with raw signing before and after each).
+ * A full run takes about 6 minutes (5 rounds x 3 servers x 10 s of HTTP, then two 100,000-handle
+ * imports with raw signing before and after each, then 5 rounds x 2 servers x 10 s of DNS).
  *
  * Every server, import and load generator is a child process on loopback; all are killed at the
  * end, on error, on SIGINT/SIGTERM, and when the global deadline passes.
@@ -44,6 +53,7 @@ import { parseHandle } from '../../src/ids/handle.js';
 import { loadOrCreateSigningKeys } from '../../src/service/key-files.js';
 import { openStore } from '../../src/store/open.js';
 import { pickLoadGenerator, type LoadGenerator, type LoadResult } from './loadgen.js';
+import { orsPhase, orsSection, orsSummaryRow, spliceOrs, type OrsOptions, type OrsResults } from './ors.js';
 import {
   cleanEnv,
   coreBusy,
@@ -89,16 +99,20 @@ interface Options {
   readonly importCount: number;
   readonly signSeconds: number;
   readonly es256: boolean;
+  readonly only: 'ors' | undefined;
+  readonly ors: OrsOptions;
   readonly deadlineMs: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
   const flags = new Set(['--quick', '--no-es256']);
-  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds']);
+  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds', '--only', '--ors-arcs', '--dns-clients', '--dns-outstanding']);
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (flags.has(a)) given.set(a, '');
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0 && valued.has(a.slice(0, eq))) given.set(a.slice(0, eq), a.slice(eq + 1));
+    else if (flags.has(a)) given.set(a, '');
     else if (valued.has(a)) {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
@@ -121,8 +135,24 @@ function parseOptions(argv: readonly string[]): Options {
   const rounds = Math.floor(num('--rounds', quick ? 1 : 5, 1));
   const importCount = Math.floor(num('--import', quick ? 3000 : 100_000, 10));
   const signSeconds = num('--sign-seconds', quick ? 0.5 : 3, 0.2);
-  // Generous bound: HTTP runs, two imports at >= 1,000 records/s, raw signing, and startup slack.
-  const deadlineMs = Math.round((3 * (warmup + rounds * duration) + 4 * (importCount / 1000) + 8 * signSeconds + 240) * 1000);
+  const only = value('--only');
+  if (only !== undefined && only !== 'ors') throw new Error('--only must be ors');
+  const ors: OrsOptions = {
+    quick,
+    arcs: Math.floor(num('--ors-arcs', quick ? 2000 : 10_000, 10)),
+    duration,
+    // Cairn's answer cache and JIT need the first pass over the query file: at least 2 s.
+    warmup: value('--warmup') === undefined ? Math.max(warmup, 2) : warmup,
+    rounds,
+    clients: Math.floor(num('--dns-clients', 8, 1)),
+    outstanding: Math.floor(num('--dns-outstanding', 128, 1)),
+  };
+  // Generous bound: HTTP runs, two imports at >= 1,000 records/s, raw signing, DNS runs, arcs at
+  // >= 200/s, and startup slack.
+  const orsSeconds = 2 * (warmup + rounds * (duration + 1)) + ors.arcs / 200 + 60;
+  const deadlineMs = Math.round(
+    (only === 'ors' ? orsSeconds + 60 : 3 * (warmup + rounds * duration) + 4 * (importCount / 1000) + 8 * signSeconds + 240 + orsSeconds) * 1000,
+  );
   return {
     quick,
     out: resolve(REPO, value('--out') ?? (quick ? join('tests', 'artifacts', 'bench-quick.md') : 'BENCHMARKS.md')),
@@ -134,6 +164,8 @@ function parseOptions(argv: readonly string[]): Options {
     importCount,
     signSeconds,
     es256: !given.has('--no-es256'),
+    only,
+    ors,
     deadlineMs,
   };
 }
@@ -604,7 +636,7 @@ const fmtPct = (n: number | undefined): string => (n === undefined ? 'n/a' : `${
 const fmtRatio = (n: number): string => `${n.toFixed(2)}x`;
 const met = (ratio: number, budget: number): string => (ratio >= budget ? 'yes' : '**NO**');
 
-function report(opts: Options, machine: Machine, started: Date, seconds: number, http: HttpResults, imports: ImportResults[]): string {
+function report(opts: Options, machine: Machine, started: Date, seconds: number, http: HttpResults, imports: ImportResults[], ors: OrsResults): string {
   const L: string[] = [];
   const cpuNote =
     machine.workCpu !== undefined
@@ -632,6 +664,7 @@ function report(opts: Options, machine: Machine, started: Date, seconds: number,
       `| \`cairn import\` of ${fmtInt(r.count)} handles, ${r.alg}${r.alg === 'EdDSA' ? ' (default)' : ''} | ${fmtInt(r.rate)} records/s | ${fmtInt(r.rawRate)} signatures/s (raw ${r.alg === 'EdDSA' ? 'Ed25519' : 'P-256'}, 1 core) | ${fmtRatio(r.ratio)} | >= ${IMPORT_BUDGET}x | ${met(r.ratio, IMPORT_BUDGET)} |`,
     );
   }
+  L.push(orsSummaryRow(ors));
   L.push('');
   L.push(
     'HTTP figures are the median requests/s over the rounds; the ratio is median(Cairn) / median(bare). The default log level is',
@@ -733,10 +766,22 @@ function report(opts: Options, machine: Machine, started: Date, seconds: number,
     );
   }
 
+  L.push(...orsSection(ors, opts.ors, undefined));
+
   L.push('## Reproduce', '');
-  L.push('```sh', 'apt-get install -y wrk   # optional: without wrk the harness uses autocannon (devDependency)', 'npm run bench            # builds, runs everything, writes BENCHMARKS.md', 'npm run bench -- --quick # smoke run, writes tests/artifacts/bench-quick.md', '```', '');
   L.push(
-    `Settings of this run: \`--connections ${opts.connections} --duration ${opts.duration} --warmup ${opts.warmup} --rounds ${opts.rounds} --import ${opts.importCount} --sign-seconds ${opts.signSeconds}${opts.es256 ? '' : ' --no-es256'}\`` +
+    '```sh',
+    'apt-get install -y wrk          # optional: without wrk the harness uses autocannon (devDependency)',
+    'apt-get install -y knot dnsperf # for (c); without knotd or dnsperf it is skipped',
+    'npm run bench                   # builds, runs everything, writes BENCHMARKS.md',
+    'npm run bench -- --quick        # smoke run, writes tests/artifacts/bench-quick.md',
+    'npm run bench -- --only ors     # (c) alone, replacing its row and section in BENCHMARKS.md',
+    '```',
+    '',
+  );
+  L.push(
+    `Settings of this run: \`--connections ${opts.connections} --duration ${opts.duration} --warmup ${opts.warmup} --rounds ${opts.rounds} --import ${opts.importCount} --sign-seconds ${opts.signSeconds}${opts.es256 ? '' : ' --no-es256'}` +
+      ` --ors-arcs ${opts.ors.arcs} --dns-clients ${opts.ors.clients} --dns-outstanding ${opts.ors.outstanding}\`` +
       ` (all overridable; \`--loadgen wrk|autocannon\` forces a load generator, \`--out FILE\` the report path).`,
     '',
   );
@@ -779,6 +824,17 @@ async function main(): Promise<number> {
 
   try {
     const machine = machineInfo();
+    if (opts.only === 'ors') {
+      log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; ORS only; ${machine.workCpu !== undefined ? `servers on CPU ${machine.workCpu}, dnsperf on CPU ${machine.loadCpu}` : 'no CPU pinning'}`);
+      const ors = await orsPhase(tmp, { work: machine.workCpu, load: machine.loadCpu }, opts.ors, log);
+      const partial = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
+      const text = spliceOrs(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, orsSummaryRow(ors), orsSection(ors, opts.ors, partial));
+      mkdirSync(dirname(opts.out), { recursive: true });
+      writeFileSync(opts.out, text);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      process.stdout.write(`${orsSummaryRow(ors)}\nORS row and section written to ${relative(process.cwd(), opts.out) || opts.out} in ${seconds.toFixed(0)} s.\n`);
+      return 0;
+    }
     const loadgen = pickLoadGenerator(REPO, opts.loadgen);
     log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; load generator ${loadgen.name} ${loadgen.version}; ${machine.workCpu !== undefined ? `work on CPU ${machine.workCpu}, load on CPU ${machine.loadCpu}` : 'no CPU pinning'}`);
     const http = await httpPhase(tmp, machine, opts, loadgen, log);
@@ -787,9 +843,10 @@ async function main(): Promise<number> {
     writeHandles(file, opts.importCount);
     const imports: ImportResults[] = [await importPhase(tmp, file, 'EdDSA', machine, opts, log)];
     if (opts.es256) imports.push(await importPhase(tmp, file, 'ES256', machine, opts, log));
+    const ors = await orsPhase(tmp, { work: machine.workCpu, load: machine.loadCpu }, opts.ors, log);
 
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const text = report(opts, machine, started, seconds, http, imports);
+    const text = report(opts, machine, started, seconds, http, imports, ors);
     mkdirSync(dirname(opts.out), { recursive: true });
     writeFileSync(opts.out, text);
     const summary = text.slice(text.indexOf('## Summary'), text.indexOf('## Run'));
