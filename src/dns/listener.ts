@@ -43,13 +43,18 @@ export async function startDnsListener(options: DnsListenerOptions): Promise<Dns
 
 function bindUdp(options: DnsListenerOptions): Promise<UdpSocket> {
   const { responder, onError } = options;
-  const socket = createSocket({ type: isIPv6(options.host) ? 'udp6' : 'udp4' });
-  const reply = (out: Buffer | undefined, port: number, address: string): void => {
+  // Replies go to the address a datagram came from, always an IP literal: no resolver lookup.
+  const type = isIPv6(options.host) ? 'udp6' : 'udp4';
+  const socket = createSocket({
+    type,
+    lookup: (address, _opts, callback) => (callback as (e: null, a: string, f: number) => void)(null, address, type === 'udp6' ? 6 : 4),
+  });
+  const reply = (out: Buffer | Buffer[] | undefined, port: number, address: string): void => {
     if (out) socket.send(out, port, address);
   };
   socket.on('message', (msg, rinfo) => {
     // The cached path answers synchronously; only misses wait for the store.
-    const hot = responder.cachedAnswer(msg, true);
+    const hot = responder.cachedUdpParts(msg);
     if (hot) return reply(hot, rinfo.port, rinfo.address);
     responder.respondUdp(msg).then((out) => reply(out, rinfo.port, rinfo.address), onError);
   });

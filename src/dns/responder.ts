@@ -57,6 +57,23 @@ export class OrsResponder {
     return out;
   }
 
+  /**
+   * The cached response to a plain UDP query as the pieces to send, [header, question, rest]:
+   * the header patched, the question the asker's own bytes, the rest shared with the cache, so
+   * nothing is copied but twelve octets.
+   */
+  cachedUdpParts(query: Buffer): Buffer[] | undefined {
+    const q = scanQuery(query);
+    if (!q) return undefined;
+    const hit = this.cache.get(q.key);
+    if (!hit) return undefined;
+    const message = hit.full.length > q.udpLimit ? hit.truncated : hit.full;
+    const header = Buffer.allocUnsafe(12);
+    message.copy(header, 0, 0, 12);
+    patch(header, query, undefined);
+    return [header, query.subarray(12, q.questionEnd), message.subarray(q.questionEnd)];
+  }
+
   /** The response to one UDP datagram; undefined means drop it (responses, garbage). */
   async respondUdp(query: Buffer): Promise<Buffer | undefined> {
     return this.cachedAnswer(query, true) ?? (await this.respond(query, true))[0];
@@ -222,22 +239,25 @@ function scanQuery(buf: Buffer): ScannedQuery | undefined {
   const arcount = buf.readUInt16BE(10);
   if (arcount > 1) return undefined;
   let at = 12;
-  let key = '';
+  let upper = false;
   for (;;) {
     if (at >= buf.length) return undefined;
     const len = buf[at]!;
     if (len === 0) break;
     if (len > 63) return undefined;
     if (at + 1 + len > buf.length) return undefined;
-    // Length-prefixed, not dot-joined: a label holding "." must not alias another name.
-    key += String.fromCharCode(len);
     for (let i = at + 1; i <= at + len; i++) {
       const c = buf[i]!;
-      key += String.fromCharCode(c >= 0x41 && c <= 0x5a ? c + 32 : c);
+      if (c >= 0x41 && c <= 0x5a) upper = true;
+      // toLowerCase below would also fold Latin-1 capitals, which DNS does not: such names skip the cache.
+      else if (c >= 0xc0 && c <= 0xde && c !== 0xd7) return undefined;
     }
     at += 1 + len;
     if (at - 12 > 255) return undefined;
   }
+  // The wire form itself is the key: length-prefixed labels, so a "." inside a label cannot alias another name.
+  const wire = buf.toString('latin1', 12, at);
+  const key = upper ? wire.toLowerCase() : wire;
   at += 1;
   if (at + 4 > buf.length) return undefined;
   const qtype = buf.readUInt16BE(at);

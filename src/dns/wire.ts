@@ -384,8 +384,12 @@ export class MessageWriter {
 
   name(name: Name, compress: boolean): void {
     if (nameOctets(name) > MAX_NAME_OCTETS) throw new DnsMessageInvalid(`${formatName(name)} is longer than 255 octets`);
+    // Keys of every suffix, built once from the right (nameKey of each suffix would be quadratic).
+    const keys = new Array<string>(name.length);
+    let suffix = '';
+    for (let i = name.length - 1; i >= 0; i--) keys[i] = suffix = `${foldLabel(name[i]!).replace(/[.\\]/g, '\\$&')}.${suffix}`;
     for (let i = 0; i < name.length; i++) {
-      const key = nameKey(name.slice(i));
+      const key = keys[i]!;
       const at = compress ? this.names.get(key) : undefined;
       if (at !== undefined) {
         this.u16(0xc000 | at);
