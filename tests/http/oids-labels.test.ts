@@ -208,3 +208,20 @@ describe('the registry for the DNS responder', () => {
     expect(changes).toHaveLength(2);
   });
 });
+
+describe('/api/resolve and /api/history take OID-IRIs with registered labels', () => {
+  it('resolves oid:/Example/Sensor to 2.999.1 through /api/resolve', async () => {
+    const res = await get(`/api/resolve/${encodeURIComponent('oid:/Example/Sensor')}`);
+    expect([res.statusCode, res.json().oid]).toEqual([200, '2.999.1']);
+  });
+
+  it('serves the history of oid:/Example/Sensor', async () => {
+    const res = await get(`/api/history/${encodeURIComponent('oid:/Example/Sensor')}`);
+    expect([res.statusCode, res.json().id]).toEqual([200, 'urn:oid:2.999.1']);
+  });
+
+  it('answers an unknown label with ERR_OID_INVALID', async () => {
+    const res = await get(`/api/resolve/${encodeURIComponent('oid:/Example/NoSuchLabel')}`);
+    expect([res.statusCode, res.json().code]).toEqual([400, 'ERR_OID_INVALID']);
+  });
+});

@@ -77,7 +77,9 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
       },
     },
     async (req) => {
-      const id = parseIdentifier((req.params as { '*': string })['*']);
+      const text = (req.params as { '*': string })['*'];
+      // OID-IRIs go through the registry, which also knows the labels registered with PUT.
+      const id = /^oid:\//i.test(text) ? { family: 'oid' as const, oid: await service.oids.resolveIri(text) } : parseIdentifier(text);
       const asOf = parseAsOf((req.query as { asOf?: unknown }).asOf);
       if (id.family === 'oid') {
         const current = service.oids.find(id.oid);

@@ -23,6 +23,8 @@ export function serviceRoutes(app: FastifyInstance, service: Service, metrics: H
     },
     async (req) => {
       const text = (req.params as { '*': string })['*'];
+      // OID-IRIs go through the registry, which also knows the labels registered with PUT.
+      if (/^oid:\//i.test(text)) return service.oids.view((await service.oids.resolveIri(text)).text);
       const id = parseIdentifier(text);
       if (id.family === 'its') return service.its.view(text);
       if (id.family === 'oid') return service.oids.view(id.oid.text);
