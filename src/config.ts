@@ -34,6 +34,13 @@ export interface Config {
   readonly dnsTransferAllow: readonly string[];
   /** TLS port of the DOIP v2.0 listener; 0 picks a free port. */
   readonly doipPort: number;
+  /** Base URL of the primary this server mirrors (read-only); undefined for a primary. */
+  readonly mirrorOf: string | undefined;
+  /** `index:handle` the mirror reads the primary's change feed as (needs LIST_HANDLES there). */
+  readonly mirrorIdentity: string | undefined;
+  readonly mirrorSecret: string | undefined;
+  /** Milliseconds between polls of the primary's change feed when it has nothing new. */
+  readonly mirrorPollMs: number;
 }
 
 export const DEFAULTS: Config = {
@@ -54,6 +61,10 @@ export const DEFAULTS: Config = {
   dnsNotify: [],
   dnsTransferAllow: ['127.0.0.1', '::1'],
   doipPort: 9000,
+  mirrorOf: undefined,
+  mirrorIdentity: undefined,
+  mirrorSecret: undefined,
+  mirrorPollMs: 1000,
 };
 
 /** Environment variable for each setting (also the README's configuration table). */
@@ -75,6 +86,10 @@ export const ENVIRONMENT: Readonly<Record<keyof Config, string>> = {
   dnsNotify: 'CAIRN_DNS_NOTIFY',
   dnsTransferAllow: 'CAIRN_DNS_TRANSFER_ALLOW',
   doipPort: 'CAIRN_DOIP_PORT',
+  mirrorOf: 'CAIRN_MIRROR_OF',
+  mirrorIdentity: 'CAIRN_MIRROR_IDENTITY',
+  mirrorSecret: 'CAIRN_MIRROR_SECRET',
+  mirrorPollMs: 'CAIRN_MIRROR_POLL_MS',
 };
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -152,13 +167,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dnsNotify: notify,
     dnsTransferAllow: transferAllow,
     doipPort: read('doipPort') === undefined ? DEFAULTS.doipPort : port(e('doipPort'), read('doipPort')!),
+    mirrorOf: undefined,
+    mirrorIdentity: read('mirrorIdentity'),
+    mirrorSecret: read('mirrorSecret'),
+    mirrorPollMs: read('mirrorPollMs') === undefined ? DEFAULTS.mirrorPollMs : positiveInt(e('mirrorPollMs'), read('mirrorPollMs')!),
   };
-  return { ...config, ...overrides };
+  const mirrorOf = read('mirrorOf');
+  return { ...(mirrorOf === undefined ? config : withMirror(config, mirrorOf)), ...overrides };
+}
+
+/**
+ * The configuration of a read-only mirror of the primary at `url` (`CAIRN_MIRROR_OF` or
+ * `cairn serve --mirror-of URL`): an http(s) base URL, and the identity and secret the mirror reads
+ * the primary's change feed with. Throws ERR_CONFIG_INVALID.
+ */
+export function withMirror(config: Config, url: string): Config {
+  const name = ENVIRONMENT.mirrorOf;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigInvalid(`${name} must be the primary's http(s) base URL, got "${url}"`);
+  }
+  if (!/^https?:$/.test(parsed.protocol) || parsed.search !== '' || parsed.hash !== '' || parsed.username !== '' || parsed.password !== '') {
+    throw new ConfigInvalid(`${name} must be the primary's http(s) base URL without query, fragment or credentials, got "${url}"`);
+  }
+  if (config.mirrorIdentity === undefined || config.mirrorSecret === undefined) {
+    throw new ConfigInvalid(
+      `A mirror reads the primary's change feed with credentials: set ${ENVIRONMENT.mirrorIdentity} (index:handle, with LIST_HANDLES on the primary's prefix) and ${ENVIRONMENT.mirrorSecret}`,
+    );
+  }
+  if (!/^\d{1,10}:[^\s]+\/[^\s]+$/.test(config.mirrorIdentity)) {
+    throw new ConfigInvalid(`${ENVIRONMENT.mirrorIdentity} must be an identity index:handle such as 300:0.NA/20.5000, got "${config.mirrorIdentity}"`);
+  }
+  return { ...config, mirrorOf: `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}` };
 }
 
 /** The configuration without secrets, for logs and `cairn config`. */
 export function redactConfig(config: Config): Record<string, unknown> {
-  return { ...config, adminSecret: config.adminSecret === undefined ? undefined : '<redacted>' };
+  const hidden = (secret: string | undefined): string | undefined => (secret === undefined ? undefined : '<redacted>');
+  return { ...config, adminSecret: hidden(config.adminSecret), mirrorSecret: hidden(config.mirrorSecret) };
 }
 
 /** Settings of the CLI's client commands (`resolve`, `put`), which talk to a running server. */

@@ -61,7 +61,13 @@ export const ERRORS = {
   ERR_SIGNATURE_INVALID: { status: 422, handleCode: 2, title: 'Signature does not verify' },
   ERR_IMPORT_LINE_INVALID: { status: 400, handleCode: 4, title: 'Invalid import line' },
   ERR_STORE_LOCKED: { status: 503, handleCode: 2, title: 'Data directory is in use by another process' },
+  ERR_STORE_CORRUPT: { status: 500, handleCode: 2, title: 'Data directory is damaged: LevelDB cannot read it' },
+  ERR_BACKUP_DAMAGED: { status: 400, handleCode: 4, title: 'Backup file is damaged or truncated' },
+  ERR_BACKUP_UNVERIFIED: { status: 422, handleCode: 2, title: 'Backup content does not verify' },
+  ERR_RESTORE_TARGET_NOT_EMPTY: { status: 409, handleCode: 4, title: 'Restore target data directory is not empty' },
   ERR_RECORD_PROTECTED: { status: 409, handleCode: 400, title: 'The service keeps this record and its keys' },
+  ERR_MIRROR_READ_ONLY: { status: 400, handleCode: 301, title: 'Not a primary server: this mirror is read-only' },
+  ERR_MIRROR_FEED_INVALID: { status: 502, handleCode: 2, title: 'The primary sent a record or feed entry the mirror cannot use' },
   ERR_DNS_MESSAGE_INVALID: { status: 400, handleCode: 4, title: 'Malformed DNS message' },
   ERR_DOIP_MESSAGE_INVALID: { status: 400, handleCode: 4, title: 'Malformed DOIP message' },
   ERR_DOIP_MESSAGE_TOO_LARGE: { status: 413, handleCode: 4, title: 'DOIP message exceeds a limit' },
@@ -70,6 +76,16 @@ export const ERRORS = {
   ERR_DOIP_OPERATION_UNKNOWN: { status: 400, handleCode: 4, title: 'Unknown DOIP operation' },
   ERR_DOIP_NOT_AN_OBJECT: { status: 404, handleCode: 100, title: 'Handle is not a digital object' },
   ERR_DOIP_ELEMENT_NOT_FOUND: { status: 404, handleCode: 100, title: 'No such element in the digital object' },
+  ERR_VERIFY_REQUEST_INVALID: { status: 400, handleCode: 4, title: 'Invalid verification request' },
+  ERR_VERIFY_EVIDENCE_INVALID: { status: 400, handleCode: 4, title: 'Malformed verification evidence' },
+  ERR_VERIFY_CONTEXT_INVALID: { status: 400, handleCode: 4, title: 'Invalid verification context' },
+  ERR_VERIFY_CHALLENGE_REQUIRED: { status: 400, handleCode: 4, title: 'This evidence needs a challenge' },
+  ERR_VERIFY_CHALLENGE_UNKNOWN: { status: 404, handleCode: 4, title: 'Unknown verification challenge' },
+  ERR_VERIFY_CHALLENGE_USED: { status: 409, handleCode: 4, title: 'Verification challenge already used' },
+  ERR_VERIFY_CHALLENGE_EXPIRED: { status: 410, handleCode: 4, title: 'Verification challenge expired' },
+  ERR_VERIFY_CHALLENGE_MISMATCH: { status: 409, handleCode: 4, title: 'Verification challenge was issued for another item' },
+  ERR_VERIFY_RATE_LIMITED: { status: 429, handleCode: 4, title: 'Too many verification requests' },
+  ERR_VERIFY_ITEM_NOT_FOUND: { status: 404, handleCode: 100, title: 'No item with this identifier' },
   ERR_OID_INVALID: { status: 400, handleCode: 4, title: 'Invalid object identifier' },
   ERR_OID_LIMIT: { status: 400, handleCode: 4, title: 'Object identifier exceeds a limit' },
   ERR_DER_INVALID: { status: 400, handleCode: 4, title: 'Invalid DER encoding' },
@@ -90,6 +106,33 @@ export const ERRORS = {
   ERR_ITS_QUERY_INVALID: { status: 400, handleCode: 4, title: 'Invalid ITS query' },
   ERR_ITS_QUERY_TOO_LARGE: { status: 400, handleCode: 4, title: 'ITS query area exceeds the limit' },
   ERR_ITS_SERIAL_TAKEN: { status: 409, handleCode: 101, title: 'Serial already used under this issuer' },
+  ERR_GTIN_INVALID: { status: 400, handleCode: 4, title: 'Invalid GTIN' },
+  ERR_GTIN_CHECK_MISMATCH: { status: 400, handleCode: 4, title: 'GTIN check digit does not match' },
+  ERR_IMEI_INVALID: { status: 400, handleCode: 4, title: 'Invalid IMEI' },
+  ERR_IMEI_CHECK_MISMATCH: { status: 400, handleCode: 4, title: 'IMEI Luhn check digit does not match' },
+  ERR_GS1_LINK_INVALID: { status: 400, handleCode: 4, title: 'Invalid GS1 Digital Link path' },
+  ERR_MANUFACTURER_NOT_FOUND: { status: 404, handleCode: 100, title: 'Manufacturer not registered' },
+  ERR_CERTIFICATE_INVALID: { status: 400, handleCode: 4, title: 'PEM is not an X.509 certificate' },
+  ERR_ANCHOR_NOT_CA: { status: 400, handleCode: 4, title: 'Trust anchor is not a CA certificate' },
+  ERR_ANCHOR_EXPIRED: { status: 400, handleCode: 4, title: 'Trust anchor has expired' },
+  ERR_CRL_INVALID: { status: 400, handleCode: 4, title: 'PEM is not an X.509 CRL' },
+  ERR_CRL_ISSUER_UNKNOWN: { status: 400, handleCode: 4, title: 'CRL issuer is not a registered trust anchor' },
+  ERR_CRL_SIGNATURE_INVALID: { status: 400, handleCode: 4, title: 'CRL signature does not verify with its issuing anchor' },
+  ERR_PRODUCT_CLASS_INVALID: { status: 400, handleCode: 4, title: 'Invalid product class' },
+  ERR_PRODUCT_CLASS_NOT_FOUND: { status: 404, handleCode: 100, title: 'Product class not registered' },
+  ERR_PRODUCT_ITEM_INVALID: { status: 400, handleCode: 4, title: 'Invalid product item' },
+  ERR_PRODUCT_ITEM_NOT_FOUND: { status: 404, handleCode: 100, title: 'Product item not registered' },
+  ERR_PRODUCT_ITEM_EXISTS: { status: 409, handleCode: 101, title: 'Product item already registered' },
+  ERR_PRODUCT_EVIDENCE_MISSING: { status: 400, handleCode: 4, title: "Item lacks what its class's evidence needs" },
+  ERR_PRODUCT_ALIAS_TAKEN: { status: 409, handleCode: 101, title: 'IMEI or GTIN and serial already used by another item' },
+  ERR_PRODUCT_STATUS_FINAL: { status: 409, handleCode: 4, title: 'Item status cannot change any more' },
+  ERR_PRODUCT_PREFIX_MISMATCH: { status: 400, handleCode: 4, title: "Row or manifest names another manufacturer's prefix" },
+  ERR_PRODUCT_SERIAL_DUPLICATE: { status: 400, handleCode: 4, title: 'Serial appears twice in the batch' },
+  ERR_DEVICE_KEY_INVALID: { status: 400, handleCode: 4, title: 'Invalid or unsupported device public key' },
+  ERR_DEVICE_KEY_PRIVATE: { status: 400, handleCode: 4, title: 'Device key carries a private part' },
+  ERR_MANIFEST_INVALID: { status: 400, handleCode: 4, title: 'Invalid bulk manifest' },
+  ERR_MANIFEST_COUNT_MISMATCH: { status: 400, handleCode: 4, title: 'Manifest count does not match the rows' },
+  ERR_MANIFEST_REUSED: { status: 422, handleCode: 4, title: 'Manifest id already used for a different batch' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -164,7 +207,13 @@ export class ConfigInvalid extends CairnError { constructor(...a: Detailed) { su
 export class SignatureInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_SIGNATURE_INVALID', ...a); } }
 export class ImportLineInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IMPORT_LINE_INVALID', ...a); } }
 export class StoreLocked extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_LOCKED', ...a); } }
+export class StoreCorrupt extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_CORRUPT', ...a); } }
+export class BackupDamaged extends CairnError { constructor(...a: Detailed) { super('ERR_BACKUP_DAMAGED', ...a); } }
+export class BackupUnverified extends CairnError { constructor(...a: Detailed) { super('ERR_BACKUP_UNVERIFIED', ...a); } }
+export class RestoreTargetNotEmpty extends CairnError { constructor(...a: Detailed) { super('ERR_RESTORE_TARGET_NOT_EMPTY', ...a); } }
 export class RecordProtected extends CairnError { constructor(...a: Detailed) { super('ERR_RECORD_PROTECTED', ...a); } }
+export class MirrorReadOnly extends CairnError { constructor(...a: Detailed) { super('ERR_MIRROR_READ_ONLY', ...a); } }
+export class MirrorFeedInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_MIRROR_FEED_INVALID', ...a); } }
 export class DnsMessageInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DNS_MESSAGE_INVALID', ...a); } }
 export class DoipMessageInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_MESSAGE_INVALID', ...a); } }
 export class DoipMessageTooLarge extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_MESSAGE_TOO_LARGE', ...a); } }
@@ -173,6 +222,16 @@ export class DoipRequestInvalid extends CairnError { constructor(...a: Detailed)
 export class DoipOperationUnknown extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_OPERATION_UNKNOWN', ...a); } }
 export class DoipNotAnObject extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_NOT_AN_OBJECT', ...a); } }
 export class DoipElementNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_DOIP_ELEMENT_NOT_FOUND', ...a); } }
+export class VerifyRequestInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_REQUEST_INVALID', ...a); } }
+export class VerifyEvidenceInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_EVIDENCE_INVALID', ...a); } }
+export class VerifyContextInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_CONTEXT_INVALID', ...a); } }
+export class VerifyChallengeRequired extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_CHALLENGE_REQUIRED', ...a); } }
+export class VerifyChallengeUnknown extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_CHALLENGE_UNKNOWN', ...a); } }
+export class VerifyChallengeUsed extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_CHALLENGE_USED', ...a); } }
+export class VerifyChallengeExpired extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_CHALLENGE_EXPIRED', ...a); } }
+export class VerifyChallengeMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_CHALLENGE_MISMATCH', ...a); } }
+export class VerifyRateLimited extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_RATE_LIMITED', ...a); } }
+export class VerifyItemNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_VERIFY_ITEM_NOT_FOUND', ...a); } }
 export class OidInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_OID_INVALID', ...a); } }
 export class OidLimit extends CairnError { constructor(...a: Detailed) { super('ERR_OID_LIMIT', ...a); } }
 export class DerInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DER_INVALID', ...a); } }
@@ -193,4 +252,31 @@ export class ItsIssuerNotFound extends CairnError { constructor(...a: Detailed) 
 export class ItsQueryInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_QUERY_INVALID', ...a); } }
 export class ItsQueryTooLarge extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_QUERY_TOO_LARGE', ...a); } }
 export class ItsSerialTaken extends CairnError { constructor(...a: Detailed) { super('ERR_ITS_SERIAL_TAKEN', ...a); } }
+export class GtinInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_GTIN_INVALID', ...a); } }
+export class GtinCheckMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_GTIN_CHECK_MISMATCH', ...a); } }
+export class ImeiInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IMEI_INVALID', ...a); } }
+export class ImeiCheckMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_IMEI_CHECK_MISMATCH', ...a); } }
+export class Gs1LinkInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_GS1_LINK_INVALID', ...a); } }
+export class ManufacturerNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_MANUFACTURER_NOT_FOUND', ...a); } }
+export class CertificateInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_CERTIFICATE_INVALID', ...a); } }
+export class AnchorNotCa extends CairnError { constructor(...a: Detailed) { super('ERR_ANCHOR_NOT_CA', ...a); } }
+export class AnchorExpired extends CairnError { constructor(...a: Detailed) { super('ERR_ANCHOR_EXPIRED', ...a); } }
+export class CrlInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_CRL_INVALID', ...a); } }
+export class CrlIssuerUnknown extends CairnError { constructor(...a: Detailed) { super('ERR_CRL_ISSUER_UNKNOWN', ...a); } }
+export class CrlSignatureInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_CRL_SIGNATURE_INVALID', ...a); } }
+export class ProductClassInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_CLASS_INVALID', ...a); } }
+export class ProductClassNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_CLASS_NOT_FOUND', ...a); } }
+export class ProductItemInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_ITEM_INVALID', ...a); } }
+export class ProductItemNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_ITEM_NOT_FOUND', ...a); } }
+export class ProductItemExists extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_ITEM_EXISTS', ...a); } }
+export class ProductEvidenceMissing extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_EVIDENCE_MISSING', ...a); } }
+export class ProductAliasTaken extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_ALIAS_TAKEN', ...a); } }
+export class ProductStatusFinal extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_STATUS_FINAL', ...a); } }
+export class ProductPrefixMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_PREFIX_MISMATCH', ...a); } }
+export class ProductSerialDuplicate extends CairnError { constructor(...a: Detailed) { super('ERR_PRODUCT_SERIAL_DUPLICATE', ...a); } }
+export class DeviceKeyInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_DEVICE_KEY_INVALID', ...a); } }
+export class DeviceKeyPrivate extends CairnError { constructor(...a: Detailed) { super('ERR_DEVICE_KEY_PRIVATE', ...a); } }
+export class ManifestInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_MANIFEST_INVALID', ...a); } }
+export class ManifestCountMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_MANIFEST_COUNT_MISMATCH', ...a); } }
+export class ManifestReused extends CairnError { constructor(...a: Detailed) { super('ERR_MANIFEST_REUSED', ...a); } }
 

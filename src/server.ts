@@ -8,6 +8,7 @@ import { startDoipListener } from './doip/listener.js';
 import { doipFor } from './doip/operations.js';
 import { startService, type Service } from './service/bootstrap.js';
 import { loadOrCreateDevCertificate } from './service/tls-cert.js';
+import { openMirror } from './mirror/mirror.js';
 
 export interface RunningServer {
   readonly service: Service;
@@ -18,11 +19,16 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Process entry: config -> store -> listeners. Logs one JSON line with the bound addresses. */
+/**
+ * Process entry: config -> store -> listeners. Logs one JSON line with the bound addresses.
+ * With `mirrorOf` set it runs a read-only mirror of that primary (src/mirror/).
+ */
 export async function runServer(config: Config): Promise<RunningServer> {
-  const service = await startService(config);
+  const mirror = config.mirrorOf === undefined ? undefined : await openMirror(config);
+  const service = mirror?.service ?? (await startService(config));
   const logging = createLogging(config.logLevel);
-  const app = await buildApp(service, { logging });
+  const app = await buildApp(service, { logging, ...(mirror ? { mirror: mirror.http } : {}) });
+  if (mirror) mirror.guardDoip(doipFor(service));
   await app.listen({ host: config.host, port: config.httpPort });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -62,15 +68,18 @@ export async function runServer(config: Config): Promise<RunningServer> {
       doip: `${host}:${doip.port}`,
       orsDomain: config.orsDomain,
       prefix: config.prefix,
+      ...(mirror ? { mirrorOf: config.mirrorOf } : {}),
       config: redactConfig(config),
     },
     'cairn ready',
   );
   // The log is buffered; whoever waits for the ready line must not wait for the buffer to fill.
   logging.flushSync();
+  mirror?.start(app.log);
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      await mirror?.stop();
       await doip.close();
       await ors.close();
       await app.close();

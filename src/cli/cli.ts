@@ -1,15 +1,22 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadClientConfig, loadConfig, type ClientConfig, type Config } from '../config.js';
+import { loadClientConfig, loadConfig, withMirror, type ClientConfig, type Config } from '../config.js';
 import { AuthRequired, CairnError, type ErrorCode, ERRORS } from '../errors.js';
 import { runServer } from '../server.js';
 import { importFile } from './import.js';
 import { importItsFile, parseItsImportArgs } from './its-import.js';
+import { importProductsFile } from './products-import.js';
 import { exportZone } from './zone-export.js';
+import { backupCommand } from '../ops/backup.js';
+import { formatReport, runDoctor } from '../ops/doctor.js';
+import { restoreBackup } from '../ops/restore.js';
+import { keysCommand } from '../ops/rotate.js';
 
 const USAGE = `Usage: cairn <command>
 
-  serve                  run the service (configuration from CAIRN_* environment variables)
+  serve [--mirror-of URL]
+                         run the service (configuration from CAIRN_* environment variables);
+                         with --mirror-of (or CAIRN_MIRROR_OF), a read-only mirror of that primary
   resolve ID             resolve an identifier (hdl:PREFIX/SUFFIX) on a running server
   put HANDLE FILE        create or replace a handle from a JSON file of values on a running server
   import FILE.ndjson     bulk-load handles into the data directory (server stopped); one
@@ -18,8 +25,30 @@ const USAGE = `Usage: cairn <command>
                          load road signs from a GeoJSON FeatureCollection of points with
                          OpenStreetMap traffic_sign and direction (server stopped); idempotent,
                          bad features reported and skipped
+  products import FILE.ndjson
+                         register product items into the data directory (server stopped): a
+                         manifest line {"manifestId", "count", "prefix"}, then one item per line;
+                         resumable, idempotent by manifest id; exit 65 if any row failed
   zone export [FILE]     write the ORS DNS zone (RFC 1035 master file) to FILE or stdout
                          (server stopped; a running server serves the same zone by AXFR)
+  keys rotate [--alg EdDSA|ES256|RS256] [--retire-after TIME|DURATION|never] [--defer]
+              [--batch N] [--pause-ms N]
+                         new signing key, active at once; the old one stays in the JWKS until
+                         TIME (RFC 3339) or now + DURATION (30d, 12h, P90D; default
+                         CAIRN_SIGNATURE_VALIDITY); re-signs every record in batches, resumably
+                         (--defer: leaves that to the next start). Server stopped
+  keys resign [--batch N] [--pause-ms N]
+                         finish an interrupted rotation and its re-sign (server stopped; a
+                         starting server also resumes the re-sign, in the background)
+  keys list              the signing keys and their state, and the re-sign's progress
+  backup FILE            write a consistent, sealed backup of the whole store (gzip NDJSON) to FILE:
+                         from the running server (service admin credentials, as for put) or,
+                         with the server stopped, from the data directory
+  restore FILE           restore a backup into an empty CAIRN_DATA_DIR after verifying its hash,
+                         seal, every signature (keys in CAIRN_CERTS_DIR), history, change log and
+                         indexes; a damaged or tampered file is refused and leaves nothing
+  doctor [--json]        check the data directory (server stopped): records, views, signatures,
+                         history, change log, indexes; exit 0 when clean, 65 with problems
 
 Client commands use CAIRN_URL (default http://CAIRN_HOST:CAIRN_HTTP_PORT) and CAIRN_IDENTITY /
 CAIRN_SECRET, else the admin credentials file in CAIRN_DATA_DIR.`;
@@ -29,7 +58,7 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
   const config = loadConfig();
   switch (command) {
     case 'serve':
-      return serve(config);
+      return serve(serveConfig(config, args));
     case 'resolve':
       return resolveCommand(loadClientConfig(config), requireArgs(args, 1, 'resolve ID')[0]!);
     case 'put': {
@@ -50,11 +79,38 @@ export async function runCli(argv: readonly string[]): Promise<number | undefine
       process.stdout.write(`${JSON.stringify(outcome)}\n`);
       return 0;
     }
+    case 'products': {
+      if (args[0] !== 'import' || args.length !== 2) throw new UsageError('usage: cairn products import FILE.ndjson');
+      const outcome = await importProductsFile(config, args[1]!, { progress: process.stderr.isTTY === true });
+      process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      return outcome.failed > 0 ? 65 : 0;
+    }
     case 'zone': {
       if (args[0] !== 'export' || args.length > 2) throw new UsageError('usage: cairn zone export [FILE]');
       const outcome = await exportZone(config, args[1]);
       if (args[1] !== undefined && args[1] !== '-') process.stdout.write(`${JSON.stringify(outcome)}\n`);
       return 0;
+    }
+    case 'keys':
+      return keysCommand(config, args, (message) => new UsageError(message));
+    case 'backup': {
+      const [file] = requireArgs(args, 1, 'backup FILE');
+      const client = { client: () => loadClientConfig(config), unreachable: (message: string) => new ServerUnreachable(message) };
+      const outcome = await backupCommand(config, client, file!);
+      process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      return 0;
+    }
+    case 'restore': {
+      const [file] = requireArgs(args, 1, 'restore FILE');
+      const outcome = await restoreBackup(config, file!);
+      process.stdout.write(`${JSON.stringify(outcome)}\n`);
+      return 0;
+    }
+    case 'doctor': {
+      if (args.length > 1 || (args.length === 1 && args[0] !== '--json')) throw new UsageError('usage: cairn doctor [--json]');
+      const { report, exit } = await runDoctor(config);
+      process.stdout.write(args[0] === '--json' ? `${JSON.stringify(report)}\n` : formatReport(report));
+      return exit;
     }
     case undefined:
     case 'help':
@@ -86,6 +142,16 @@ async function request(url: string, init?: RequestInit): Promise<Response> {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
     throw new ServerUnreachable(`cannot reach ${new URL(url).origin} (${cause}); is the server running? (CAIRN_URL)`);
   }
+}
+
+/** `serve [--mirror-of URL]` (also `--mirror-of=URL`); the flag wins over CAIRN_MIRROR_OF. */
+export function serveConfig(config: Config, args: readonly string[]): Config {
+  const usage = 'usage: cairn serve [--mirror-of URL]';
+  if (args.length === 0) return config;
+  const [flag, value, ...rest] = args;
+  if (flag?.startsWith('--mirror-of=') && value === undefined) return withMirror(config, flag.slice('--mirror-of='.length));
+  if (flag !== '--mirror-of' || value === undefined || value.startsWith('--') || rest.length > 0) throw new UsageError(usage);
+  return withMirror(config, value);
 }
 
 async function serve(config: Config): Promise<undefined> {

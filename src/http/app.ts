@@ -10,6 +10,7 @@ import { lazyChildLogger, registerAccessLog, type Logging } from './logging.js';
 import { HttpMetrics } from './metrics.js';
 import { registerHandleChallenge } from './auth.js';
 import { sendError, toCairnError } from './problem.js';
+import { adminRoutes } from './routes/admin.js';
 import { batchRoutes } from './routes/batch.js';
 import { doipRoutes } from './routes/doip.js';
 import { handleRoutes } from './routes/handles.js';
@@ -17,10 +18,12 @@ import { historyRoutes } from './routes/history.js';
 import { itsRoutes } from './routes/its.js';
 import { oidRoutes } from './routes/oids.js';
 import { prefixRoutes } from './routes/prefixes.js';
+import { productRoutes } from './routes/products.js';
 import { proxyRoutes } from './routes/proxy.js';
 import { searchRoutes } from './routes/search.js';
 import { serviceRoutes } from './routes/service.js';
 import { sessionRoutes } from './routes/sessions.js';
+import { verifyRoutes, type VerifyRouteOptions } from './routes/verify.js';
 
 export interface AppOptions {
   /** The server's logging (`createLogging`); tests run without. */
@@ -30,6 +33,10 @@ export interface AppOptions {
    * Only real sockets see it; `app.inject()` always goes through fastify. Default true.
    */
   readonly fastResolve?: boolean;
+  /** Verification settings (rate limit, clock, anomaly rules); defaults otherwise. */
+  readonly verify?: VerifyRouteOptions;
+  /** Read-only mode of a mirror (src/mirror/http.ts): refuses writes, sends authenticated reads to the primary. */
+  readonly mirror?: { register(app: FastifyInstance): void };
 }
 
 /**
@@ -66,6 +73,7 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   if (access) registerAccessLog(app, access);
   // Before any route scope, so that every 401 can carry the Handle challenge.
   registerHandleChallenge(app, service.handles);
+  options.mirror?.register(app);
 
   await app.register(swagger, {
     openapi: {
@@ -107,6 +115,9 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   doipRoutes(app, service);
   batchRoutes(app, service);
   await searchRoutes(app, service);
+  productRoutes(app, service);
+  verifyRoutes(app, service, options.verify);
+  adminRoutes(app, service);
   // `GET /{handle}`: a wildcard, so every other route wins over it; it answers handles served here only.
   proxyRoutes(app, service.handles);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -5,6 +5,7 @@ import { ConfigInvalid } from '../errors.js';
 import { HandleService } from '../families/doa/handle-service.js';
 import { ItsService } from '../families/its/its-service.js';
 import { OidService } from '../families/oid/oid-service.js';
+import { ProductService } from '../families/products/product-service.js';
 import { prefixHandle } from '../ids/handle.js';
 import { encodeAdmin } from '../records/admin.js';
 import { ALL_ADMIN_PERMISSIONS } from '../records/permissions.js';
@@ -13,13 +14,18 @@ import type { HandleValue } from '../records/value.js';
 import { generateSecret, hashSecret } from '../signing/secrets.js';
 import { Signer } from '../signing/signer.js';
 import type { SigningAlg } from '../signing/algorithms.js';
+import { prepareResign, ResignJob, type ResignOptions } from '../ops/resign.js';
 import { openStore } from '../store/open.js';
 import type { RecordStore } from '../store/store.js';
 import { writeFileAtomic } from './atomic-file.js';
-import { loadOrCreateSigningKeys } from './key-files.js';
+import { KEY_INDEX_BASE, loadOrCreateSigningKeys, signedSince } from './key-files.js';
 
-/** HS_PUBKEY index of each algorithm's key on `0.NA/<prefix>`; the signer's `iss` names it. */
-export const KEY_INDEX: Readonly<Record<SigningAlg, number>> = { EdDSA: 301, ES256: 302, RS256: 303 };
+/**
+ * HS_PUBKEY index of each algorithm's first key on `0.NA/<prefix>`; the signer's `iss` names it.
+ * Keys made by rotations take 10 more per generation (key-files.ts); `signer.active.index` is the
+ * index of the key that signs.
+ */
+export const KEY_INDEX: Readonly<Record<SigningAlg, number>> = KEY_INDEX_BASE;
 export const ADMIN_INDEX = 300;
 
 export interface Service {
@@ -29,7 +35,25 @@ export interface Service {
   readonly handles: HandleService;
   readonly oids: OidService;
   readonly its: ItsService;
+  /**
+   * The product registry (issue 6); `products.findItem(id)` (`products.registry`) is its read side.
+   * Optional only because a mirror (src/mirror/service.ts) builds its Service without one yet.
+   */
+  readonly products?: ProductService;
+  /**
+   * The re-sign after a key rotation still to finish (src/ops/resign.ts), if any: running in the
+   * background unless `startService` was asked for it `'manual'`ly.
+   */
+  readonly resign?: ResignJob;
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /**
+   * An unfinished re-sign after a key rotation: resumed in the background (the default, with these
+   * batch options), or left to the caller to `run` ('manual').
+   */
+  readonly resign?: 'manual' | ResignOptions;
 }
 
 /**
@@ -37,34 +61,67 @@ export interface Service {
  * `0.NA/<prefix>` (HS_ADMIN, the admin's HS_SECKEY, the signing keys as HS_PUBKEY). Later starts
  * reuse all of it; a newly configured algorithm's key is added to the prefix record.
  */
-export async function startService(config: Config): Promise<Service> {
+export async function startService(config: Config, options: StartOptions = {}): Promise<Service> {
   mkdirSync(config.dataDir, { recursive: true });
-  const keys = loadOrCreateSigningKeys(config.certsDir, config.signingAlg);
-  const signer = new Signer(keys.active, keys.others);
+  // The store first: its lock says whether another process holds the data directory.
   const store = await openStore(join(config.dataDir, 'leveldb'), { sync: config.syncWrites });
-  const prefixRecord = prefixHandle(config.prefix);
-  const handles = new HandleService(store, signer, {
-    prefix: config.prefix,
-    issuer: `${KEY_INDEX[signer.active.alg]}:${prefixRecord}`,
-    signatureValiditySeconds: config.signatureValiditySeconds,
-    signingKeyIndexes: Object.values(KEY_INDEX),
-  });
-  const oids = new OidService(store, signer, {
-    issuer: `${KEY_INDEX[signer.active.alg]}:${prefixRecord}`,
-    signatureValiditySeconds: config.signatureValiditySeconds,
-  });
-  const its = new ItsService(store, signer, {
-    issuer: `${KEY_INDEX[signer.active.alg]}:${prefixRecord}`,
-    signatureValiditySeconds: config.signatureValiditySeconds,
-  });
+  let keys: ReturnType<typeof loadOrCreateSigningKeys>;
   try {
-    await ensurePrefixRecord(config, handles, signer);
-    await oids.reindexIfNeeded();
+    keys = loadOrCreateSigningKeys(config.certsDir, config.signingAlg);
   } catch (e) {
     await store.close();
     throw e;
   }
-  return { config, store, signer, handles, oids, its, close: () => store.close() };
+  const signer = new Signer(keys.active, keys.others);
+  const prefixRecord = prefixHandle(config.prefix);
+  const issuer = (): string => `${signer.active.index ?? KEY_INDEX[signer.active.alg]}:${prefixRecord}`;
+  const handles = new HandleService(store, signer, {
+    prefix: config.prefix,
+    get issuer() {
+      return issuer();
+    },
+    signatureValiditySeconds: config.signatureValiditySeconds,
+    signingKeyIndexes: [...new Set([...Object.values(KEY_INDEX), ...[...signer.keys(), ...keys.pending].map((k) => k.index ?? KEY_INDEX[k.alg])])],
+  });
+  const oids = new OidService(store, signer, {
+    get issuer() {
+      return issuer();
+    },
+    signatureValiditySeconds: config.signatureValiditySeconds,
+  });
+  const its = new ItsService(store, signer, {
+    get issuer() {
+      return issuer();
+    },
+    signatureValiditySeconds: config.signatureValiditySeconds,
+  });
+  const products = new ProductService(store, signer, handles, {
+    prefix: config.prefix,
+    get issuer() {
+      return issuer();
+    },
+    signatureValiditySeconds: config.signatureValiditySeconds,
+  });
+  let resign: ResignJob | undefined;
+  try {
+    await ensurePrefixRecord(config, handles, signer);
+    await oids.reindexIfNeeded();
+    const wanted = keys.registry?.keys.find((k) => k.kid === signer.active.kid)?.resign ?? false;
+    const context = { store, signer, issuer, validitySeconds: config.signatureValiditySeconds };
+    const state = await prepareResign(context, wanted, (kid, since) => signedSince(keys.registry, kid, since));
+    if (state) resign = new ResignJob(context, state, options.resign === 'manual' ? {} : options.resign);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  if (resign && options.resign !== 'manual') {
+    resign.start((e) => process.stderr.write(`cairn: re-signing records with key ${signer.active.kid} stopped: ${(e as Error)?.message ?? String(e)}\n`));
+  }
+  const close = async (): Promise<void> => {
+    await resign?.stop();
+    await store.close();
+  };
+  return { config, store, signer, handles, oids, its, products, ...(resign ? { resign } : {}), close };
 }
 
 async function ensurePrefixRecord(config: Config, handles: HandleService, signer: Signer): Promise<void> {
@@ -74,10 +131,11 @@ async function ensurePrefixRecord(config: Config, handles: HandleService, signer
   const value = (index: number, type: string, data: Uint8Array, permissions = 0b1110): HandleValue => ({
     index, type, data, permissions, ttlType: 'relative', ttl: 86400, timestamp: now, references: [],
   });
-  const pubkeys = signer.keys().map((k) => value(KEY_INDEX[k.alg], 'HS_PUBKEY', encodePublicKeyJwk({ ...k.jwk })));
+  const indexOf = (k: { index?: number; alg: SigningAlg }): number => k.index ?? KEY_INDEX[k.alg];
+  const pubkeys = signer.keys().map((k) => value(indexOf(k), 'HS_PUBKEY', encodePublicKeyJwk({ ...k.jwk })));
   if (existing) {
-    const published = existing.values.find((v) => v.type === 'HS_PUBKEY' && v.index === KEY_INDEX[signer.active.alg]);
-    const mine = pubkeys.find((v) => v.index === KEY_INDEX[signer.active.alg])!;
+    const published = existing.values.find((v) => v.type === 'HS_PUBKEY' && v.index === indexOf(signer.active));
+    const mine = pubkeys.find((v) => v.index === indexOf(signer.active))!;
     if (published && !Buffer.from(published.data).equals(Buffer.from(mine.data))) {
       throw new ConfigInvalid(
         `The ${signer.active.alg} key in ${config.certsDir} is not the one ${text} publishes at index ${published.index}: restore the original key`,

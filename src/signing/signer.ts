@@ -8,32 +8,57 @@ export interface VerificationKey {
   readonly kid: string;
   readonly alg: SigningAlg;
   readonly publicKey: KeyObject;
+  /** The public JWK with `kid`, `alg` and `use` (what `HS_PUBKEY` holds and the JWKS lists). */
   readonly jwk: Readonly<Record<string, string>>;
+  /** Index of the key's `HS_PUBKEY` on `0.NA/<prefix>` (the index `iss` names), when known. */
+  readonly index?: number;
+  /**
+   * Seconds since the epoch from which a verify-only key leaves the JWKS (it stays while a live
+   * record still carries a signature it made); undefined: published as long as it is known.
+   */
+  readonly retireAfter?: number;
 }
 
 export interface SigningKey extends VerificationKey {
   readonly privateKey: KeyObject;
 }
 
-export function verificationKey(publicKey: KeyObject): VerificationKey {
+export function verificationKey(publicKey: KeyObject, meta: { index?: number; retireAfter?: number } = {}): VerificationKey {
   const alg = algForKey(publicKey);
   if (!alg) throw new SignatureInvalid(`Keys of type ${publicKey.asymmetricKeyType} are not supported`);
   const raw = publicKey.export({ format: 'jwk' }) as Record<string, string>;
   const kid = jwkThumbprint(raw);
-  return { kid, alg, publicKey, jwk: { ...raw, kid, alg, use: 'sig' } };
+  return {
+    kid,
+    alg,
+    publicKey,
+    jwk: { ...raw, kid, alg, use: 'sig' },
+    ...(meta.index === undefined ? {} : { index: meta.index }),
+    ...(meta.retireAfter === undefined ? {} : { retireAfter: meta.retireAfter }),
+  };
 }
 
-export function signingKey(privateKey: KeyObject, publicKey: KeyObject): SigningKey {
-  return { ...verificationKey(publicKey), privateKey };
+export function signingKey(privateKey: KeyObject, publicKey: KeyObject, meta: { index?: number } = {}): SigningKey {
+  return { ...verificationKey(publicKey, meta), privateKey };
 }
+
+/** The JWKS member naming a verify-only key's retire time (an RFC 3339 string, as every member is one). */
+export const JWK_RETIRE_AFTER = 'retire_after';
+
+const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /**
- * The service's signing identity: one active key that signs, and every key that ever signed, which
- * stay published so that records signed before a rotation still verify.
+ * The service's signing identity: one active key that signs, and every key that ever signed. Keys
+ * other than the active one are verify-only; one with a retire time leaves the JWKS at that time,
+ * unless live records still carry signatures it made (the re-sign after a rotation pins them until
+ * it has replaced those signatures: `pin`). `verify` still knows retired keys: they are the
+ * service's own, and history versions, tombstones and backups keep the signatures they made.
  */
 export class Signer {
   private readonly byKid: Map<string, VerificationKey>;
   private encodedHeader: string | undefined;
+  /** Keys that stay published whatever their retire time ('all': every key). */
+  private pinned: ReadonlySet<string> | 'all' = new Set();
 
   constructor(readonly active: SigningKey, verifyOnly: readonly VerificationKey[] = []) {
     this.byKid = new Map([[active.kid, active], ...verifyOnly.map((k) => [k.kid, k] as const)]);
@@ -53,16 +78,55 @@ export class Signer {
     return verifyCompact(token, key.publicKey, key.alg);
   }
 
+  /** Every key this signer knows, the active one first, retired ones included. */
   keys(): VerificationKey[] {
     return [...this.byKid.values()];
   }
 
-  jwks(): { keys: Record<string, string>[] } {
-    return { keys: this.keys().map((k) => ({ ...k.jwk })) };
+  findKey(kid: string): VerificationKey | undefined {
+    return this.byKid.get(kid);
+  }
+
+  /** Keeps keys published past their retire time (records still signed with them); 'all' pins every key. */
+  pin(kids: Iterable<string> | 'all'): void {
+    this.pinned = kids === 'all' ? 'all' : new Set(kids);
+  }
+
+  /** Whether the key is in the JWKS at `now`: the active key, keys without a retire time, keys before it, pinned keys. */
+  isPublished(key: VerificationKey, now = nowSeconds()): boolean {
+    if (key.kid === this.active.kid || key.retireAfter === undefined || now < key.retireAfter) return true;
+    return this.pinned === 'all' || this.pinned.has(key.kid);
+  }
+
+  /** The keys the JWKS lists at `now`. */
+  publishedKeys(now = nowSeconds()): VerificationKey[] {
+    return this.keys().filter((k) => this.isPublished(k, now));
+  }
+
+  /** Seconds from `now` until the next key leaves the JWKS, or undefined when none will. */
+  secondsToNextRetirement(now = nowSeconds()): number | undefined {
+    let next: number | undefined;
+    for (const k of this.publishedKeys(now)) {
+      if (k.kid === this.active.kid || k.retireAfter === undefined || k.retireAfter <= now) continue;
+      next = Math.min(next ?? Infinity, k.retireAfter - now);
+    }
+    return next;
+  }
+
+  /** RFC 7517 JWK Set; a verify-only key with a retire time says when (`retire_after`). */
+  jwks(now = nowSeconds()): { keys: Record<string, string>[] } {
+    return {
+      keys: this.publishedKeys(now).map((k) =>
+        k.kid !== this.active.kid && k.retireAfter !== undefined
+          ? { ...k.jwk, [JWK_RETIRE_AFTER]: new Date(k.retireAfter * 1000).toISOString().replace('.000Z', 'Z') }
+          : { ...k.jwk },
+      ),
+    };
   }
 }
 
-function tokenKid(token: string): string | undefined {
+/** The `kid` a compact JWS's header names, or undefined. */
+export function tokenKid(token: string): string | undefined {
   const dot = token.indexOf('.');
   if (dot <= 0) return undefined;
   try {

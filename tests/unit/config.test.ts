@@ -27,6 +27,10 @@ describe('configuration', () => {
       CAIRN_DNS_NOTIFY: '127.0.0.1:5300, [::1]:5301',
       CAIRN_DNS_TRANSFER_ALLOW: '10.0.0.2',
       CAIRN_DOIP_PORT: '0',
+      CAIRN_MIRROR_OF: 'https://primary.example/cairn/',
+      CAIRN_MIRROR_IDENTITY: '300:0.NA/21.T1',
+      CAIRN_MIRROR_SECRET: 'replication-secret',
+      CAIRN_MIRROR_POLL_MS: '250',
     });
     expect(c).toEqual({
       host: '::1',
@@ -46,8 +50,13 @@ describe('configuration', () => {
       dnsNotify: ['127.0.0.1:5300', '[::1]:5301'],
       dnsTransferAllow: ['10.0.0.2'],
       doipPort: 0,
+      mirrorOf: 'https://primary.example/cairn',
+      mirrorIdentity: '300:0.NA/21.T1',
+      mirrorSecret: 'replication-secret',
+      mirrorPollMs: 250,
     });
     expect(redactConfig(c).adminSecret).toBe('<redacted>');
+    expect(redactConfig(c).mirrorSecret).toBe('<redacted>');
   });
 
   it.each([
@@ -69,8 +78,20 @@ describe('configuration', () => {
     ['CAIRN_BODY_LIMIT', '0'],
     ['CAIRN_DOIP_PORT', '65536'],
     ['CAIRN_DOIP_PORT', 'tls'],
+    ['CAIRN_MIRROR_OF', 'http://primary.example'], // without CAIRN_MIRROR_IDENTITY and CAIRN_MIRROR_SECRET
+    ['CAIRN_MIRROR_POLL_MS', '0'],
   ])('%s=%s is ERR_CONFIG_INVALID', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
+  });
+
+  it.each([
+    ['ftp://primary.example'],
+    ['primary.example'],
+    ['http://primary.example/?x=1'],
+    ['http://user:pw@primary.example'],
+  ])('CAIRN_MIRROR_OF=%s is ERR_CONFIG_INVALID', (url) => {
+    const env = { CAIRN_MIRROR_OF: url, CAIRN_MIRROR_IDENTITY: '300:0.NA/20.5000', CAIRN_MIRROR_SECRET: 'replication-secret' };
+    expect(() => loadConfig(env)).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
   });
 
   it('treats empty variables as unset', () => {

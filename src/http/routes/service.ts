@@ -42,7 +42,12 @@ export function serviceRoutes(app: FastifyInstance, service: Service, metrics: H
   app.get(
     '/.well-known/jwks.json',
     { schema: { summary: 'Keys that verify record signatures', tags: ['keys'], response: { 200: anyObject } } },
-    async (_req, reply) => reply.header('cache-control', 'public, max-age=300').send(service.signer.jwks()),
+    async (_req, reply) => {
+      // Retired keys leave the set at their retire time: caches must not keep them much past it.
+      const now = Math.floor(Date.now() / 1000);
+      const maxAge = Math.max(0, Math.min(300, service.signer.secondsToNextRetirement(now) ?? 300));
+      return reply.header('cache-control', `public, max-age=${maxAge}`).send(service.signer.jwks(now));
+    },
   );
 
   app.get('/healthz', { schema: { tags: ['operations'], response: { 200: anyObject } } }, async () => ({ status: 'ok' }));

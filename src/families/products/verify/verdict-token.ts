@@ -1,0 +1,87 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Signer } from '../../../signing/signer.js';
+import type { Assurance, Reason, Verdict } from './verdicts.js';
+
+/**
+ * The signed answer to a verification: a compact JWS (header `{alg, kid, typ: "verdict+jwt"}`, the
+ * service's active key, published in `/.well-known/jwks.json`) with the claims
+ *
+ *   iss        the service (`0.NA/<prefix>`, the record that publishes the keys)
+ *   sub        the canonical item id (for an unknown item: the identifier as asked)
+ *   iat, exp   seconds; exp - iat is at most 300
+ *   jti        128 random bits, base64url
+ *   nonce      the challenge nonce the verification consumed (null without a challenge)
+ *   verdict, reasons, assurance
+ *   version    the item record's version (null for unknown)
+ *   digest     "sha-256:" + base64url(SHA-256(the record's HS_SIGNATURE value data)), null when
+ *              unknown or unsigned
+ *
+ * Digest decision: the record's signed bytes are its `HS_SIGNATURE` value, the compact JWS the
+ * service made when the record was written. That JWS lists the SHA-256 of every publicly readable
+ * value, so one digest of it commits the verdict to the exact record state it was computed from,
+ * and anyone holding the record (`GET /api/handles/{handle}`) recomputes it without Cairn's code:
+ * take the HS_SIGNATURE value's `data.value` string, hash its UTF-8 bytes.
+ */
+export const VERDICT_TOKEN_TYPE = 'verdict+jwt';
+export const MAX_VERDICT_TOKEN_SECONDS = 300;
+
+export interface VerdictClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly jti: string;
+  readonly nonce: string | null;
+  readonly verdict: Verdict;
+  readonly reasons: readonly Reason[];
+  readonly assurance: Assurance;
+  readonly version: number | null;
+  readonly digest: string | null;
+}
+
+export interface VerdictTokenInput {
+  readonly issuer: string;
+  readonly subject: string;
+  readonly nonce: string | undefined;
+  readonly verdict: Verdict;
+  readonly reasons: readonly Reason[];
+  readonly assurance: Assurance;
+  readonly version: number | undefined;
+  readonly digest: string | undefined;
+  /** Seconds since the epoch. */
+  readonly now: number;
+  /** 1..300 (default 300). */
+  readonly lifetimeSeconds?: number;
+  readonly jti?: string;
+}
+
+export function verdictClaims(input: VerdictTokenInput): VerdictClaims {
+  const lifetime = input.lifetimeSeconds ?? MAX_VERDICT_TOKEN_SECONDS;
+  if (!Number.isInteger(lifetime) || lifetime < 1 || lifetime > MAX_VERDICT_TOKEN_SECONDS) {
+    throw new RangeError(`Verdict tokens live 1..${MAX_VERDICT_TOKEN_SECONDS} s`);
+  }
+  const iat = Math.floor(input.now);
+  return {
+    iss: input.issuer,
+    sub: input.subject,
+    iat,
+    exp: iat + lifetime,
+    jti: input.jti ?? randomBytes(16).toString('base64url'),
+    nonce: input.nonce ?? null,
+    verdict: input.verdict,
+    reasons: [...input.reasons],
+    assurance: input.assurance,
+    version: input.version ?? null,
+    digest: input.digest ?? null,
+  };
+}
+
+export function signVerdict(signer: Signer, claims: VerdictClaims): string {
+  return signer.sign(claims, VERDICT_TOKEN_TYPE);
+}
+
+/** The digest claim for a record's HS_SIGNATURE data (see above). */
+export function recordDigest(signatureData: Uint8Array | undefined): string | undefined {
+  if (!signatureData || signatureData.length === 0) return undefined;
+  return `sha-256:${createHash('sha256').update(signatureData).digest('base64url')}`;
+}

@@ -1,0 +1,158 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { VerifyItemNotFound, VerifyRateLimited } from '../../errors.js';
+import type { FoundItem } from '../../families/products/verify/item-port.js';
+import { RateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../../families/products/verify/rate-limit.js';
+import { StoreCounterStore } from '../../families/products/verify/sun-counters.js';
+import { VerifyService, type VerifyServiceOptions } from '../../families/products/verify/verify-service.js';
+import { ProductRegistry } from '../../families/products/registry.js';
+import { prefixHandle } from '../../ids/handle.js';
+import type { Service } from '../../service/bootstrap.js';
+import { sendError } from '../problem.js';
+import { errorsFor, problem } from '../schemas.js';
+
+/**
+ * Device authenticity verification over HTTP (issue 6):
+ *
+ *   POST /api/verify/challenges   {"id"}                                -> 201 {challengeId, nonce, expiresAt, service, id}
+ *   POST /api/verify              {id, challengeId?, evidence, context?} -> 200 {id, verdict, reasons, assurance, item, token}
+ *   GET  /01/{gtin}/21/{serial}   GS1 Digital Link: the item summary and how to verify it (JSON, or HTML for browsers)
+ *
+ * Both POSTs are anonymous and rate-limited per client address (token bucket; 429
+ * ERR_VERIFY_RATE_LIMITED with Retry-After); answers are never cached. Every well-formed verify
+ * request gets 200 whatever the verdict; malformed ones get a 400 problem with a stable code.
+ */
+export interface VerifyRouteOptions {
+  readonly rateLimit?: RateLimitOptions;
+  readonly verify?: Partial<VerifyServiceOptions>;
+}
+
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+export function verifyRoutes(app: FastifyInstance, service: Service, options: VerifyRouteOptions = {}): VerifyService {
+  // The registry's read side is stateless over the store: the service's own, or one of our own.
+  const registry = service.products?.registry ?? new ProductRegistry(service.store, { prefix: service.config.prefix });
+  const verifier = new VerifyService((id) => registry.findItem(id), service.signer, {
+    service: prefixHandle(service.config.prefix),
+    counters: new StoreCounterStore(service.store),
+    ...options.verify,
+  });
+  const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMIT, ...options.rateLimit });
+
+  // Before the body is read: a refused client costs no parsing.
+  const limited = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+    const decision = limiter.take(req.ip);
+    if (decision.ok) return done();
+    reply.header('retry-after', String(decision.retryAfterSeconds));
+    sendError(req, reply, new VerifyRateLimited(`Too many verification requests from this address; retry in ${decision.retryAfterSeconds} s`));
+  };
+
+  app.post(
+    '/api/verify/challenges',
+    {
+      onRequest: limited,
+      schema: {
+        summary: 'A single-use challenge (32-byte nonce, at most 120 s) for verifying one item; body {"id": handle, /01/{gtin}/21/{serial} or imei:<15 digits>}',
+        tags: ['verify'],
+        response: { 201: anyObject, ...errorsFor(problem, 400, 413, 415, 429) },
+      },
+    },
+    async (req, reply) => reply.code(201).header('cache-control', 'no-store').send(await verifier.issueChallenge(req.body)),
+  );
+
+  app.post(
+    '/api/verify',
+    {
+      onRequest: limited,
+      schema: {
+        summary:
+          'Verify an item: body {id, challengeId, evidence: {type: none | device-signature | x509-chain | sun, ...}, context: {purpose, country, geohash}}; 200 with a signed verdict for every well-formed request',
+        tags: ['verify'],
+        response: { 200: anyObject, ...errorsFor(problem, 400, 404, 409, 410, 413, 415, 429) },
+      },
+    },
+    async (req, reply) => reply.header('cache-control', 'no-store').send(await verifier.verify(req.body)),
+  );
+
+  app.get(
+    '/01/:gtin/21/:serial',
+    {
+      schema: {
+        summary: 'GS1 Digital Link: the item with this GTIN and serial, and how to verify it (HTML for browsers)',
+        tags: ['verify'],
+        params: { type: 'object', properties: { gtin: { type: 'string' }, serial: { type: 'string' } } },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 404) },
+      },
+    },
+    async (req, reply) => {
+      const path = req.url.split('?')[0]!;
+      const html = prefersHtml(req.headers.accept);
+      reply.header('vary', 'Accept');
+      const found = await registry.findItem(path);
+      if (!found) {
+        if (html) return (reply as FastifyReply).code(404).type('text/html; charset=utf-8').send(page('Unknown item', `<p>No item is registered as <code>${escapeHtml(path)}</code>.</p>`));
+        throw new VerifyItemNotFound(`No item is registered as ${path}`);
+      }
+      const body = describe(verifier, found, path);
+      if (!html) return body;
+      return reply.type('text/html; charset=utf-8').send(renderPage(body));
+    },
+  );
+
+  return verifier;
+}
+
+interface Description {
+  readonly id: string;
+  readonly link: string;
+  readonly item: { class: string; manufacturer: string; status: string; product?: string };
+  readonly evidence: string;
+  readonly verify: Record<string, unknown>;
+}
+
+function describe(verifier: VerifyService, found: FoundItem, link: string): Description {
+  const product = [found.cls.name, found.cls.model].filter(Boolean).join(' ');
+  return {
+    id: found.handle,
+    link,
+    item: { ...verifier.summary(found), ...(product ? { product } : {}) },
+    evidence: found.cls.evidence,
+    verify: {
+      challenge: { method: 'POST', href: '/api/verify/challenges', body: { id: found.handle } },
+      verify: { method: 'POST', href: '/api/verify', body: { id: found.handle, challengeId: '<from the challenge>', evidence: { type: found.cls.evidence } } },
+      signedMessage: 'RFC 8785 (JCS) bytes of {"v":1,"svc":<service>,"id":<id>,"nonce":<nonce>,"cid":<challengeId>}',
+      keys: '/.well-known/jwks.json',
+    },
+  };
+}
+
+/** A browser asks for text/html ahead of JSON; API clients (and `*\/*`) get JSON. */
+function prefersHtml(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const html = accept.indexOf('text/html');
+  const json = accept.indexOf('application/json');
+  return html >= 0 && (json < 0 || html < json);
+}
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+}
+
+function renderPage(d: Description): string {
+  const rows = [
+    ['Identifier', d.id],
+    ['Product', d.item.product ?? d.item.class],
+    ['Manufacturer', d.item.manufacturer],
+    ['Status', d.item.status],
+    ['Evidence this product gives', d.evidence],
+  ]
+    .map(([k, v]) => `<tr><th>${escapeHtml(k!)}</th><td>${escapeHtml(v!)}</td></tr>`)
+    .join('');
+  return page(
+    'Registered item',
+    `<table>${rows}</table><p>This page shows the registry entry only; it is not a verdict. To check the item in your hands, ` +
+      `ask <code>POST /api/verify/challenges</code> with <code>{"id": "${escapeHtml(d.id)}"}</code>, have the device sign the challenge, ` +
+      `and send the answer to <code>POST /api/verify</code>: the signed verdict checks against <a href="/.well-known/jwks.json">the service keys</a>.</p>`,
+  );
+}

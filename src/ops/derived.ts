@@ -1,0 +1,179 @@
+import { objectType } from '../doip/objects.js';
+import { typeTerm } from '../doip/type-index.js';
+import { valueIndexTerms } from '../families/doa/reverse-index.js';
+import { renderHandleView, tombstoneJson } from '../families/doa/views.js';
+import { geohash } from '../families/its/geo.js';
+import { renderSignView, valuesToSign } from '../families/its/its-record.js';
+import { itsIssuerRecordKey, itsSignRecordKey, parseIssuer, renderIssuerView } from '../families/its/its-service.js';
+import { dltTxTerm } from '../families/oid/oid-dlt.js';
+import { valuesToRegistration } from '../families/oid/oid-record.js';
+import { oidRecordKey, renderOidView } from '../families/oid/oid-service.js';
+import { decodeItem, itemAliasTerms } from '../families/products/product-record.js';
+import { foldHandleCase, parseHandle } from '../ids/handle.js';
+import { parseItsSignId } from '../ids/its-sign.js';
+import { labelKey } from '../ids/oid-label.js';
+import { parseOid } from '../ids/oid.js';
+import type { StoredRecord } from '../records/record.js';
+import { encodeOidKey } from '../store/oid-key.js';
+import { SEP } from '../store/store.js';
+
+/**
+ * What the services store beside a record, derived again from the record alone: its storage key,
+ * the subject its signature names, its pre-rendered view and its index terms. The doctor and
+ * restore compare the stored data with these. Each follows the writer it mirrors (cited per
+ * function); the renderers and term builders are the services' own exported functions, and the
+ * few term layouts that are private to a service are spelled out here as that service writes them.
+ */
+
+export type RecordKind = 'handle' | 'oid' | 'its-sign' | 'its-issuer';
+
+const ITS_ISSUER_ID = 'its-issuer:';
+
+export function recordKind(record: StoredRecord): RecordKind {
+  if (record.family === 'oid') return 'oid';
+  if (record.family === 'its') return record.id.startsWith(ITS_ISSUER_ID) ? 'its-issuer' : 'its-sign';
+  if (record.family === 'handle') return 'handle';
+  throw new Error(`unknown family ${JSON.stringify(record.family)}`);
+}
+
+/** The key a record with this id is stored under (throws if the id does not parse). */
+export function expectedKey(record: StoredRecord): string {
+  switch (recordKind(record)) {
+    case 'handle':
+      return parseHandle(record.id).key;
+    case 'oid':
+      return oidRecordKey(parseOid(record.id));
+    case 'its-issuer':
+      return itsIssuerRecordKey(parseIssuer(record.id.slice(ITS_ISSUER_ID.length)));
+    case 'its-sign':
+      return itsSignRecordKey(parseItsSignId(record.id));
+  }
+}
+
+/** The `sub` of the record's HS_SIGNATURE: OIDs sign `urn:oid:<dotted>`, the others their id. */
+export function signatureSubject(record: StoredRecord): string {
+  return record.family === 'oid' ? `urn:oid:${record.id}` : record.id;
+}
+
+/** The stored view (`<status> <body>`) as the writing service renders it (HandleService, OidService.write, ItsService.write/putIssuer). */
+export function renderStoredView(record: StoredRecord): Buffer {
+  let view: { status: number; body: Buffer };
+  switch (recordKind(record)) {
+    case 'handle':
+      view = renderHandleView(record);
+      break;
+    case 'oid': {
+      const oid = parseOid(record.id);
+      view =
+        record.status === 'active'
+          ? { status: 200, body: Buffer.from(JSON.stringify(renderOidView(oid, record, false))) }
+          : { status: 410, body: Buffer.from(JSON.stringify({ oid: oid.text, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
+      break;
+    }
+    case 'its-issuer':
+      view = { status: 200, body: Buffer.from(JSON.stringify(renderIssuerView(parseIssuer(record.id.slice(ITS_ISSUER_ID.length)), record, undefined))) };
+      break;
+    case 'its-sign':
+      view =
+        record.status === 'active'
+          ? { status: 200, body: Buffer.from(JSON.stringify(renderSignView(parseItsSignId(record.id), record))) }
+          : { status: 410, body: Buffer.from(JSON.stringify({ id: record.id, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
+      break;
+  }
+  const out = Buffer.allocUnsafe(2 + view.body.length);
+  out.writeUInt16BE(view.status, 0);
+  view.body.copy(out, 2);
+  return out;
+}
+
+/*
+ * Index names (the part of a term before its first separator) and who writes them. Names derived
+ * from the record's current state are checked both ways (every expected entry present, every entry
+ * expected); the `ever` names also from history; the DOIP type index is derived lazily from the
+ * change log, so it is checked only up to the position it has caught up to.
+ */
+export const CURRENT_INDEX_NAMES: ReadonlySet<string> = new Set([
+  'prefix', // HandleService, ProductService: the handle's prefix
+  'hvalue', // reverse-index.ts: publicly readable values
+  'hvaluep', // reverse-index.ts: admin-only values
+  'palias', // ProductService: an item's IMEI and GTIN+serial
+  'oidchild', // OidService: children of an arc
+  'oidactive', // OidService: every active arc
+  'oidlabel', // OidService: labels among siblings
+  'oiddlt', // OidService: Y.4476 ledger transactions
+  'itsgeo', // ItsService: where an active sign stands
+  'itsalias', // ItsService: an active sign's aliases
+]);
+export const EVER_INDEX_NAMES: ReadonlySet<string> = new Set(['itsgeoh', 'itsaliash']);
+export const DOIP_INDEX_NAMES: ReadonlySet<string> = new Set(['doiptype', 'doipkey']);
+/** The meta entry holding the change-log position the DOIP type index has folded in (type-index.ts). */
+export const DOIP_POSITION_META = 'doipIndexedSeq';
+
+/** Migrations that build an index for records written before it existed, by the meta entry recording them. */
+export const INDEX_MIGRATIONS: Readonly<Record<string, string>> = {
+  hvalue: 'valueIndexVersion',
+  hvaluep: 'valueIndexVersion',
+  oidactive: 'oidIndexVersion',
+  oidlabel: 'oidIndexVersion',
+  oiddlt: 'oidIndexVersion',
+};
+
+export function indexName(term: string): string {
+  const sep = term.indexOf(SEP);
+  return sep < 0 ? term : term.slice(0, sep);
+}
+
+/** The terms (without the trailing `00 <key>`) a record is listed under for its current state. */
+export function currentIndexTerms(record: StoredRecord): string[] {
+  if (record.status !== 'active') return [];
+  switch (recordKind(record)) {
+    case 'handle': {
+      // HandleService.recordWrite; ProductService.recordWrite adds the item aliases.
+      const handle = parseHandle(record.id);
+      return [
+        `prefix${SEP}${foldHandleCase(handle.prefix)}`,
+        ...valueIndexTerms(record),
+        ...itemAliasTerms(decodeItem(record.values) ? record.values : undefined, handle.suffix),
+      ];
+    }
+    case 'oid': {
+      // OidService indexTermsOf (private there; mirror/apply.ts has the same).
+      const oid = parseOid(record.id);
+      const parent = oid.arcs.slice(0, -1);
+      const reg = valuesToRegistration(record.values);
+      const labels = new Set([...reg.asn1Ids, ...reg.unicodeLabels].map(labelKey));
+      return [
+        ...(oid.arcs.length > 2 ? [`oidchild${SEP}${encodeOidKey(parent)}`] : []),
+        'oidactive',
+        ...[...labels].map((key) => `oidlabel${SEP}${encodeOidKey(parent)}${SEP}${key}`),
+        ...(reg.dltTx ? [dltTxTerm(reg.dltTx)] : []),
+      ];
+    }
+    case 'its-sign': {
+      // ItsService.write `current`.
+      const { sign } = valuesToSign(record.values);
+      return [`itsgeo${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `itsalias${SEP}${a}`)];
+    }
+    case 'its-issuer':
+      return [];
+  }
+}
+
+/** The `ever` terms one version of a sign adds (ItsService.write `ever`); the index holds those of every version. */
+export function everIndexTerms(record: StoredRecord): string[] {
+  if (record.status !== 'active' || recordKind(record) !== 'its-sign') return [];
+  const { sign } = valuesToSign(record.values);
+  return [`itsgeoh${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `itsaliash${SEP}${a}`)];
+}
+
+/** The DOIP type index entries of a handle record (type-index.ts): `[term, value]` pairs. */
+export function doipIndexEntries(key: string, record: StoredRecord): [string, string][] {
+  if (record.family !== 'handle') return [];
+  const type = objectType(record);
+  const term = type === undefined ? undefined : typeTerm(type);
+  if (type === undefined || term === undefined) return [];
+  return [
+    [`${term}${SEP}${key}`, record.id],
+    [`doipkey${SEP}${key}`, type],
+  ];
+}
