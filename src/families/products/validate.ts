@@ -162,7 +162,7 @@ function supportedKey(key: KeyObject, field: string): JsonWebKey {
  */
 export function parseDevicePublicKey(input: unknown, field = 'devicePublicKey'): JsonWebKey {
   if (typeof input === 'string') {
-    if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(input)) throw new DeviceKeyPrivate(`${field}: a private key was sent; register the public key only`, { field });
+    if (/-----BEGIN [A-Z ]*PRIVATE\sKEY-----/.test(input)) throw new DeviceKeyPrivate(`${field}: a private key was sent; register the public key only`, { field });
     if (!/^\s*-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+-----END PUBLIC KEY-----\s*$/.test(input)) {
       throw new DeviceKeyInvalid(`${field}: a PEM key must be one SPKI block (-----BEGIN PUBLIC KEY-----)`, { field });
     }
