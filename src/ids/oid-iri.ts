@@ -39,7 +39,8 @@ export function checkUnicodeLabel(label: string): void {
   if (chars[2] === '-' && chars[3] === '-') throw new OidInvalid(`Label "${label}" has hyphens in its third and fourth positions`);
 }
 
-export function parseOidIri(text: string): Oid {
+/** The decoded labels of an OID-IRI (`/A/B` or `oid:/A/B`), before any is looked up. */
+export function splitOidIri(text: string): string[] {
   const iri = text.startsWith('oid:') ? text.slice(4) : text;
   if (!iri.startsWith('/') || iri.length < 2) throw new OidInvalid('An OID-IRI starts with "/" and names at least one arc');
   let labels: string[];
@@ -49,26 +50,31 @@ export function parseOidIri(text: string): Oid {
     throw new OidInvalid('OID-IRI has invalid percent-encoding');
   }
   if (labels.length > MAX_ARCS) throw new OidLimit(`OID-IRI has more than ${MAX_ARCS} labels`);
+  return labels;
+}
+
+/**
+ * The arcs label `i` of an IRI stands for under `parent`, from the text and the standard tables
+ * alone: an integer label, a long arc (first label only), a UUID under 2.25, or a standard
+ * Unicode label matched exactly. Undefined when none applies (a registry may still know it).
+ */
+export function standardIriArcs(parent: readonly bigint[], i: number, label: string): readonly bigint[] | undefined {
+  if (INTEGER_LABEL.test(label)) return [decimalArc(label)];
+  checkUnicodeLabel(label);
+  const long = i === 0 ? findLongArc(label) : undefined;
+  if (long) return long;
+  const dotted = parent.join('.');
+  if (dotted === '2.25' && UUID_LABEL.test(label)) return [BigInt(`0x${label.replace(/-/g, '')}`)];
+  const arc = findArcByLabel(dotted, label);
+  return arc === undefined ? undefined : [arc];
+}
+
+export function parseOidIri(text: string): Oid {
   const arcs: bigint[] = [];
-  labels.forEach((label, i) => {
-    if (INTEGER_LABEL.test(label)) {
-      arcs.push(decimalArc(label));
-      return;
-    }
-    checkUnicodeLabel(label);
-    const parent = arcs.join('.');
-    const long = i === 0 ? findLongArc(label) : undefined;
-    if (long) {
-      arcs.push(...long);
-      return;
-    }
-    if (parent === '2.25' && UUID_LABEL.test(label)) {
-      arcs.push(BigInt(`0x${label.replace(/-/g, '')}`));
-      return;
-    }
-    const arc = findArcByLabel(parent, label);
-    if (arc === undefined) throw new OidInvalid(`Unicode label "${label}" is not known under ${parent === '' ? 'the root' : parent}`);
-    arcs.push(arc);
+  splitOidIri(text).forEach((label, i) => {
+    const found = standardIriArcs(arcs, i, label);
+    if (!found) throw new OidInvalid(`Unicode label "${label}" is not known under ${arcs.length === 0 ? 'the root' : arcs.join('.')}`);
+    arcs.push(...found);
   });
   return oidFromArcs(arcs);
 }

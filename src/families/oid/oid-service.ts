@@ -1,10 +1,9 @@
 import { encodeOid } from '../../asn1/oid-der.js';
-import { OidDeleted, OidDltTxTaken, OidExists, OidInvalid, OidLabelTaken, OidLimit, OidNotFound, PermissionDenied } from '../../errors.js';
+import { OidDeleted, OidDltTxTaken, OidExists, OidInvalid, OidLabelTaken, OidNotFound, PermissionDenied } from '../../errors.js';
 import { formatOidValueNotation } from '../../ids/oid-asn1.js';
-import { checkUnicodeLabel, formatOidIri } from '../../ids/oid-iri.js';
+import { formatOidIri, splitOidIri, standardIriArcs } from '../../ids/oid-iri.js';
 import { labelKey } from '../../ids/oid-label.js';
-import { findArcByLabel, findLongArc } from '../../ids/oid-names.js';
-import { decimalArc, MAX_ARCS, oidFromArcs, parseOid, type Oid } from '../../ids/oid.js';
+import { oidFromArcs, parseOid, type Oid } from '../../ids/oid.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import { nextVersion, type StoredRecord, type Tombstone } from '../../records/record.js';
 import { isPublicRead } from '../../records/value.js';
@@ -40,7 +39,6 @@ const CHILDREN = 'oidchild';
 const LABEL = 'oidlabel';
 const ACTIVE = 'oidactive';
 const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const INTEGER_LABEL = /^(0|[1-9][0-9]*)$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /** One change of an arc, as `onChange` listeners get it. */
@@ -142,35 +140,11 @@ export class OidService {
    * registered arcs share that namespace and resolve as labels too.
    */
   async resolveIri(text: string): Promise<Oid> {
-    const iri = text.startsWith('oid:') ? text.slice(4) : text;
-    if (!iri.startsWith('/') || iri.length < 2) throw new OidInvalid('An OID-IRI starts with "/" and names at least one arc');
-    let labels: string[];
-    try {
-      labels = iri.slice(1).split('/').map((l) => decodeURIComponent(l));
-    } catch {
-      throw new OidInvalid('OID-IRI has invalid percent-encoding');
-    }
-    if (labels.length > MAX_ARCS) throw new OidLimit(`OID-IRI has more than ${MAX_ARCS} labels`);
     const arcs: bigint[] = [];
-    for (const [i, label] of labels.entries()) {
-      if (INTEGER_LABEL.test(label)) {
-        arcs.push(decimalArc(label));
-        continue;
-      }
-      checkUnicodeLabel(label);
-      const parent = arcs.join('.');
-      const long = i === 0 ? findLongArc(label) : undefined;
-      if (long) {
-        arcs.push(...long);
-        continue;
-      }
-      if (parent === '2.25' && UUID.test(label)) {
-        arcs.push(BigInt(`0x${label.replace(/-/g, '')}`));
-        continue;
-      }
-      const standard = findArcByLabel(parent, label);
-      if (standard !== undefined) {
-        arcs.push(standard);
+    for (const [i, label] of splitOidIri(text).entries()) {
+      const standard = standardIriArcs(arcs, i, label);
+      if (standard) {
+        arcs.push(...standard);
         continue;
       }
       const registered = arcs.length > 0 ? await this.findChildByLabel(arcs, label) : undefined;
@@ -178,6 +152,7 @@ export class OidService {
         arcs.push(registered.arcs.at(-1)!);
         continue;
       }
+      const parent = arcs.join('.');
       const key = labelKey(label);
       const folded = i === 0 ? (longArcByKey(key) ?? optional(standardArcByKey('', key))) : optional(standardArcByKey(parent, key));
       if (!folded) throw new OidInvalid(`Unicode label "${label}" is not known under ${parent === '' ? 'the root' : parent}`);
