@@ -5,16 +5,12 @@ import { renderHandleView, tombstoneJson } from '../families/doa/views.js';
 import { geohash } from '../families/its/geo.js';
 import { renderSignView, valuesToSign } from '../families/its/its-record.js';
 import { itsIssuerRecordKey, itsSignRecordKey, parseIssuer, renderIssuerView } from '../families/its/its-service.js';
-import { dltTxTerm } from '../families/oid/oid-dlt.js';
-import { valuesToRegistration } from '../families/oid/oid-record.js';
-import { oidRecordKey, renderOidView } from '../families/oid/oid-service.js';
+import { oidIndexTerms, oidRecordKey, oidStoredView } from '../families/oid/oid-service.js';
 import { decodeItem, itemAliasTerms } from '../families/products/product-record.js';
 import { foldHandleCase, parseHandle } from '../ids/handle.js';
 import { parseItsSignId } from '../ids/its-sign.js';
-import { labelKey } from '../ids/oid-label.js';
 import { parseOid } from '../ids/oid.js';
 import type { StoredRecord } from '../records/record.js';
-import { encodeOidKey } from '../store/oid-key.js';
 import { SEP } from '../store/store.js';
 
 /**
@@ -55,31 +51,25 @@ export function signatureSubject(record: StoredRecord): string {
   return record.family === 'oid' ? `urn:oid:${record.id}` : record.id;
 }
 
-/** The stored view (`<status> <body>`) as the writing service renders it (HandleService, OidService.write, ItsService.write/putIssuer). */
-export function renderStoredView(record: StoredRecord): Buffer {
-  let view: { status: number; body: Buffer };
+/** The view stored beside a record, as the writing service renders it (HandleService, OidService, ItsService.write/putIssuer). */
+export function storedView(record: StoredRecord): { status: number; body: Buffer } {
   switch (recordKind(record)) {
     case 'handle':
-      view = renderHandleView(record);
-      break;
-    case 'oid': {
-      const oid = parseOid(record.id);
-      view =
-        record.status === 'active'
-          ? { status: 200, body: Buffer.from(JSON.stringify(renderOidView(oid, record, false))) }
-          : { status: 410, body: Buffer.from(JSON.stringify({ oid: oid.text, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
-      break;
-    }
+      return renderHandleView(record);
+    case 'oid':
+      return oidStoredView(parseOid(record.id), record);
     case 'its-issuer':
-      view = { status: 200, body: Buffer.from(JSON.stringify(renderIssuerView(parseIssuer(record.id.slice(ITS_ISSUER_ID.length)), record, undefined))) };
-      break;
+      return { status: 200, body: Buffer.from(JSON.stringify(renderIssuerView(parseIssuer(record.id.slice(ITS_ISSUER_ID.length)), record, undefined))) };
     case 'its-sign':
-      view =
-        record.status === 'active'
-          ? { status: 200, body: Buffer.from(JSON.stringify(renderSignView(parseItsSignId(record.id), record))) }
-          : { status: 410, body: Buffer.from(JSON.stringify({ id: record.id, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
-      break;
+      return record.status === 'active'
+        ? { status: 200, body: Buffer.from(JSON.stringify(renderSignView(parseItsSignId(record.id), record))) }
+        : { status: 410, body: Buffer.from(JSON.stringify({ id: record.id, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
   }
+}
+
+/** The stored view as the record entry holds it: `<status: 2 octets> <body>`. */
+export function renderStoredView(record: StoredRecord): Buffer {
+  const view = storedView(record);
   const out = Buffer.allocUnsafe(2 + view.body.length);
   out.writeUInt16BE(view.status, 0);
   view.body.copy(out, 2);
@@ -136,19 +126,8 @@ export function currentIndexTerms(record: StoredRecord): string[] {
         ...itemAliasTerms(decodeItem(record.values) ? record.values : undefined, handle.suffix),
       ];
     }
-    case 'oid': {
-      // OidService indexTermsOf (private there; mirror/apply.ts has the same).
-      const oid = parseOid(record.id);
-      const parent = oid.arcs.slice(0, -1);
-      const reg = valuesToRegistration(record.values);
-      const labels = new Set([...reg.asn1Ids, ...reg.unicodeLabels].map(labelKey));
-      return [
-        ...(oid.arcs.length > 2 ? [`oidchild${SEP}${encodeOidKey(parent)}`] : []),
-        'oidactive',
-        ...[...labels].map((key) => `oidlabel${SEP}${encodeOidKey(parent)}${SEP}${key}`),
-        ...(reg.dltTx ? [dltTxTerm(reg.dltTx)] : []),
-      ];
-    }
+    case 'oid':
+      return oidIndexTerms(parseOid(record.id), record);
     case 'its-sign': {
       // ItsService.write `current`.
       const { sign } = valuesToSign(record.values);

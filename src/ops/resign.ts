@@ -1,10 +1,5 @@
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { renderHandleView } from '../families/doa/views.js';
-import { renderSignView } from '../families/its/its-record.js';
-import { parseIssuer, renderIssuerView } from '../families/its/its-service.js';
-import { renderOidView } from '../families/oid/oid-service.js';
-import { parseItsSignId } from '../ids/its-sign.js';
-import { parseOid } from '../ids/oid.js';
+import { signatureSubject, storedView } from './derived.js';
 import type { StoredRecord } from '../records/record.js';
 import { findSignature, withSignature } from '../signing/record-signature.js';
 import { tokenKid, type Signer } from '../signing/signer.js';
@@ -87,35 +82,14 @@ const iso = (s: number): string => new Date(s * 1000).toISOString().replace('.00
 
 /** The `sub` a family signs a record under, or undefined for a family this job does not know. */
 export function signedSubject(record: StoredRecord): string | undefined {
-  switch (record.family) {
-    case 'handle':
-    case 'its':
-      return record.id;
-    case 'oid':
-      return `urn:oid:${record.id}`;
-    default:
-      return undefined;
-  }
+  return KNOWN_FAMILIES.has(record.family) ? signatureSubject(record) : undefined;
 }
 
-const ITS_ISSUER_ID = 'its-issuer:';
+const KNOWN_FAMILIES: ReadonlySet<string> = new Set(['handle', 'oid', 'its']);
 
 /** The pre-rendered view a live record of the family is stored with (what its service stores). */
 export function liveView(record: StoredRecord): { status: number; body: Buffer } {
-  switch (record.family) {
-    case 'handle':
-      return renderHandleView(record);
-    case 'oid':
-      return { status: 200, body: Buffer.from(JSON.stringify(renderOidView(parseOid(record.id), record, false))) };
-    case 'its': {
-      const view = record.id.startsWith(ITS_ISSUER_ID)
-        ? renderIssuerView(parseIssuer(record.id.slice(ITS_ISSUER_ID.length)), record, undefined)
-        : renderSignView(parseItsSignId(record.id), record);
-      return { status: 200, body: Buffer.from(JSON.stringify(view)) };
-    }
-    default:
-      throw new TypeError(`No view for family ${String(record.family)}`);
-  }
+  return storedView(record);
 }
 
 /** kid of the key that signed the record, or undefined (no signature, or none naming a key). */

@@ -314,7 +314,7 @@ export class OidService {
       const entries: { term: string; key: string; id: string }[] = [];
       for await (const [key, record] of this.store.allRecords()) {
         if (record.family !== 'oid') continue;
-        for (const term of indexTermsOf(parseOid(record.id), record)) entries.push({ term, key, id: record.id });
+        for (const term of oidIndexTerms(parseOid(record.id), record)) entries.push({ term, key, id: record.id });
       }
       await this.store.addIndexEntries(entries, { oidIndexVersion: VERSION });
       return entries.length;
@@ -322,18 +322,24 @@ export class OidService {
   }
 
   private write(oid: Oid, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
-    const terms = (r: StoredRecord | undefined): string[] => indexTermsOf(oid, r);
-    const view =
-      record.status === 'active'
-        ? { status: 200, body: Buffer.from(JSON.stringify(renderOidView(oid, record, false))) }
-        : // Not served: a deleted arc answers through `view`, as problem+json.
-          { status: 410, body: Buffer.from(JSON.stringify({ oid: oid.text, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
-    return { key: oidRecordKey(oid), record, previous, view, indexTerms: terms(record), previousIndexTerms: terms(previous) };
+    return oidRecordWrite(oid, record, previous);
   }
 }
 
-/** The index terms an arc's record is listed under: only active arcs are. */
-function indexTermsOf(oid: Oid, r: StoredRecord | undefined): string[] {
+/** An arc's write: its stored view and index terms (the mirror applies the primary's records with it). */
+export function oidRecordWrite(oid: Oid, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
+  return { key: oidRecordKey(oid), record, previous, view: oidStoredView(oid, record), indexTerms: oidIndexTerms(oid, record), previousIndexTerms: oidIndexTerms(oid, previous) };
+}
+
+/** The view stored beside an arc's record: its JSON, or, for a deleted arc, a 410 body (not served: `view` answers problem+json). */
+export function oidStoredView(oid: Oid, record: StoredRecord): { status: number; body: Buffer } {
+  return record.status === 'active'
+    ? { status: 200, body: Buffer.from(JSON.stringify(renderOidView(oid, record, false))) }
+    : { status: 410, body: Buffer.from(JSON.stringify({ oid: oid.text, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
+}
+
+/** The index terms an arc's record is listed under: only active arcs are (mirrors and doctor use it too). */
+export function oidIndexTerms(oid: Oid, r: StoredRecord | undefined): string[] {
   if (r?.status !== 'active') return [];
   const parent = oid.arcs.slice(0, -1);
   const reg = valuesToRegistration(r.values);
