@@ -1,12 +1,10 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadConfig, type Config } from '../../src/config.js';
+import type { Config } from '../../src/config.js';
 import { decodeMessage, type Message, type ResourceRecord } from '../../src/dns/wire.js';
-import { runServer, type RunningServer } from '../../src/server.js';
-import { ADMIN_SECRET, adminAuth } from '../helpers/service.js';
+import type { RunningServer } from '../../src/server.js';
+import { oidRequest, startRealServer } from '../helpers/service.js';
 
 /**
  * Helpers for the ORS DNS tests: a real Cairn server (HTTP + DNS on 127.0.0.1, free ports) in a
@@ -35,39 +33,8 @@ export interface OrsServer {
 }
 
 export async function startOrsServer(overrides: Partial<Config> = {}): Promise<OrsServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-dns-'));
-  const config = loadConfig(
-    {},
-    {
-      dataDir: join(dir, 'data'),
-      certsDir: join(dir, 'certs'),
-      adminSecret: ADMIN_SECRET,
-      httpPort: 0,
-      dnsPort: 0,
-      doipPort: 0,
-      syncWrites: false,
-      logLevel: 'silent',
-      ...overrides,
-    },
-  );
-  let server: RunningServer;
-  try {
-    server = await runServer(config);
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  const url = `http://127.0.0.1:${server.http.port}`;
-  const request = async (method: 'PUT' | 'DELETE', oid: string, body?: unknown): Promise<number> => {
-    const res = await fetch(`${url}/api/oids/${oid}`, {
-      method,
-      headers: { authorization: adminAuth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
-  };
+  const { dir, config, server, url } = await startRealServer(overrides);
+  const request = async (method: 'PUT' | 'DELETE', oid: string, body?: unknown): Promise<number> => (await oidRequest(url, method, oid, body)).status;
   let closed: Promise<void> | undefined;
   return {
     dir,

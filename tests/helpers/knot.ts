@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../../src/config.js';
-import { runServer, type RunningServer } from '../../src/server.js';
-import { adminAuth, ADMIN_SECRET } from './service.js';
+import type { Config } from '../../src/config.js';
+import type { RunningServer } from '../../src/server.js';
+import { oidRequest, startRealServer } from './service.js';
 
 /**
  * DNS interop helpers: a real Cairn with its ORS responder in a temporary directory, the
@@ -126,39 +126,12 @@ export interface CairnUnderTest {
 
 /** A real Cairn (`runServer`) on 127.0.0.1 with free HTTP and DNS ports in a new temporary directory. */
 export async function startCairn(overrides: Partial<Config> = {}): Promise<CairnUnderTest> {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-dns-'));
-  const config = loadConfig(
-    {},
-    {
-      dataDir: join(dir, 'data'),
-      certsDir: join(dir, 'certs'),
-      adminSecret: ADMIN_SECRET,
-      httpPort: 0,
-      dnsPort: 0,
-      doipPort: 0,
-      syncWrites: false,
-      logLevel: 'silent',
-      ...overrides,
-    },
-  );
-  let server: RunningServer;
-  try {
-    server = await runServer(config);
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  const url = `http://127.0.0.1:${server.http.port}`;
+  const { dir, config, server, url } = await startRealServer(overrides);
   const call = async (method: 'PUT' | 'DELETE', oid: string, body?: unknown): Promise<number> => {
-    const res = await fetch(`${url}/api/oids/${oid}`, {
-      method,
-      headers: { authorization: adminAuth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
+    const { status, text } = await oidRequest(url, method, oid, body);
     const ok = method === 'PUT' ? [200, 201] : [200, 204];
-    if (!ok.includes(res.status)) throw new Error(`${method} /api/oids/${oid}: ${res.status} ${text}`);
-    return res.status;
+    if (!ok.includes(status)) throw new Error(`${method} /api/oids/${oid}: ${status} ${text}`);
+    return status;
   };
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => (stopped ??= server.stop());

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp } from '../../src/http/app.js';
+import { runServer, type RunningServer } from '../../src/server.js';
 import { startService, type Service } from '../../src/service/bootstrap.js';
 
 export const ADMIN_SECRET = 'test-admin-secret-123';
@@ -45,3 +46,43 @@ export function basic(identity: string, secret: string): string {
 }
 
 export const adminAuth = (): string => basic(ADMIN_IDENTITY, ADMIN_SECRET);
+
+/**
+ * A real server process in this one (`runServer`: HTTP, DNS, DOIP on free loopback ports, log
+ * silent) over a fresh temporary directory, removed again if the server fails to start.
+ */
+export async function startRealServer(overrides: Partial<Config> = {}): Promise<{ dir: string; config: Config; server: RunningServer; url: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-dns-'));
+  const config = loadConfig(
+    {},
+    {
+      dataDir: join(dir, 'data'),
+      certsDir: join(dir, 'certs'),
+      adminSecret: ADMIN_SECRET,
+      httpPort: 0,
+      dnsPort: 0,
+      doipPort: 0,
+      syncWrites: false,
+      logLevel: 'silent',
+      ...overrides,
+    },
+  );
+  try {
+    const server = await runServer(config);
+    return { dir, config, server, url: `http://127.0.0.1:${server.http.port}` };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+/** PUT or DELETE `/api/oids/{oid}` as the service admin; the status and the body text. */
+export async function oidRequest(url: string, method: 'PUT' | 'DELETE', oid: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${url}/api/oids/${oid}`, {
+    method,
+    headers: { authorization: adminAuth(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: res.status, text: await res.text() };
+}
