@@ -111,6 +111,8 @@ export interface Message {
 
 export const MAX_NAME_OCTETS = 255;
 export const MAX_LABEL_OCTETS = 63;
+/** A name has at most 127 labels; a writer needs no more than one pointer per label (Cairn's, one per name). */
+export const MAX_POINTERS = 127;
 
 const TYPE_NAMES = new Map<number, string>(Object.entries(TYPE).map(([k, v]) => [v, k]));
 export const typeName = (type: number): string => TYPE_NAMES.get(type) ?? `TYPE${type}`;
@@ -183,12 +185,17 @@ class Reader {
     return v;
   }
 
-  /** A name, following compression pointers only backwards, so a loop cannot occur. */
+  /**
+   * A name, following compression pointers only backwards, so a loop cannot occur; and at most
+   * MAX_POINTERS of them, or a chain of pointers to pointers (a few thousand fit in 16 KiB) would
+   * cost every record naming its end the whole walk: quadratic work for one message.
+   */
   name(what: string): Name {
     const labels: string[] = [];
     let octets = 1;
     let at = this.offset;
     let jumped = false;
+    let pointers = 0;
     for (;;) {
       if (at >= this.buf.length) throw new DnsMessageInvalid(`Message ends inside ${what}`);
       const len = this.buf[at]!;
@@ -200,6 +207,7 @@ class Reader {
         if (at + 1 >= this.buf.length) throw new DnsMessageInvalid(`Message ends inside ${what}`);
         const target = ((len & 0x3f) << 8) | this.buf[at + 1]!;
         if (target >= at) throw new DnsMessageInvalid(`Compression pointer in ${what} does not point backwards`);
+        if (++pointers > MAX_POINTERS) throw new DnsMessageInvalid(`${what} follows more than ${MAX_POINTERS} compression pointers`);
         if (!jumped) this.offset = at + 2;
         jumped = true;
         at = target;

@@ -320,16 +320,33 @@ const NEWLINE = Buffer.from('\n');
 /** Bytes segments are written in chunks of at most this size. */
 const WRITE_CHUNK = 64 * 1024;
 
+const CRLF = Buffer.from('\r\n');
+
+/**
+ * Whether the parser would read a line of this JSON text as a "#" or "@" line. Inner lines lose
+ * one CR before their LF, as the parser strips it; the last line is written with a line break that
+ * keeps any CR of its own (see encodeMessage), so it must itself not be "#" or "@".
+ */
+function hasControlLine(text: string): boolean {
+  const lines = text.split('\n');
+  return lines.some((line, i) => {
+    const bare = i < lines.length - 1 && line.endsWith('\r') ? line.slice(0, -1) : line;
+    return bare === '#' || bare === '@';
+  });
+}
+
 /**
  * Encodes a message: each segment then the terminating empty segment. JSON text must not contain
- * a line that is exactly "#" or "@" (compact `JSON.stringify` output never does).
+ * a line that is exactly "#" or "@" (compact `JSON.stringify` output never does). Text ending in
+ * CR is written with CRLF: the parser drops one CR before the "#" line, and must not drop the
+ * text's own.
  */
 export function encodeMessage(segments: readonly DoipSegment[]): Buffer {
   const out: Buffer[] = [];
   for (const s of segments) {
     if (s.kind === 'json') {
-      if (/(^|\n)\r?[#@]\r?(\n|$)/.test(s.text)) throw new DoipMessageInvalid('JSON segment text contains a "#" or "@" line');
-      out.push(Buffer.from(s.text, 'utf8'), NEWLINE, HASH_LINE);
+      if (hasControlLine(s.text)) throw new DoipMessageInvalid('JSON segment text contains a "#" or "@" line');
+      out.push(Buffer.from(s.text, 'utf8'), s.text.endsWith('\r') ? CRLF : NEWLINE, HASH_LINE);
     } else {
       out.push(AT_LINE);
       for (let off = 0; off < s.data.length; off += WRITE_CHUNK) {

@@ -41,7 +41,8 @@ export function checkUnicodeLabel(label: string): void {
 
 /** The decoded labels of an OID-IRI (`/A/B` or `oid:/A/B`), before any is looked up. */
 export function splitOidIri(text: string): string[] {
-  const iri = text.startsWith('oid:') ? text.slice(4) : text;
+  // RFC 3986 3.1: the scheme is case-insensitive (parseIdentifier routes `OID:/...` here).
+  const iri = /^oid:/i.test(text) ? text.slice(4) : text;
   if (!iri.startsWith('/') || iri.length < 2) throw new OidInvalid('An OID-IRI starts with "/" and names at least one arc');
   let labels: string[];
   try {

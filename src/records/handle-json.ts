@@ -34,7 +34,8 @@ export interface HandleValueJson {
   references?: ValueReference[];
 }
 
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF in the text (as Java's String does): stripping it would change the bytes.
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** ISO-8601 UTC, seconds resolution, trailing Z: `2025-01-02T03:04:05Z`. */
 let lastIsoSecond = -1;
@@ -59,16 +60,27 @@ function asText(data: Uint8Array): string | undefined {
   }
 }
 
+/** Formats whose parser builds canonical bytes of the type (not `key`: a JWK's lenient Base64url can encode an empty RSA `n`). */
+const CANONICAL_FORMAT: Readonly<Record<string, string>> = { HS_ADMIN: 'admin', HS_VLIST: 'vlist' };
+const isStructured = (type: string): boolean => type === 'HS_ADMIN' || type === 'HS_VLIST' || type === 'HS_PUBKEY';
+
+/** The view of HS_ADMIN, HS_VLIST or HS_PUBKEY data; throws when the bytes do not decode. */
+function structuredToJson(type: string, data: Uint8Array): ValueData {
+  if (type === 'HS_ADMIN') {
+    const a = decodeAdmin(data);
+    return { format: 'admin', value: { handle: a.handle, index: a.index, permissions: formatPermissionBits(a.permissions, 12) } };
+  }
+  if (type === 'HS_VLIST') return { format: 'vlist', value: decodeValueList(data) };
+  return { format: 'key', value: decodePublicKeyJwk(data) };
+}
+
 function dataToJson(type: string, data: Uint8Array): ValueData {
-  try {
-    if (type === 'HS_ADMIN') {
-      const a = decodeAdmin(data);
-      return { format: 'admin', value: { handle: a.handle, index: a.index, permissions: formatPermissionBits(a.permissions, 12) } };
+  if (isStructured(type)) {
+    try {
+      return structuredToJson(type, data);
+    } catch {
+      // Undecodable structured data falls back to the generic rendering, as Handle.Net does.
     }
-    if (type === 'HS_VLIST') return { format: 'vlist', value: decodeValueList(data) };
-    if (type === 'HS_PUBKEY') return { format: 'key', value: decodePublicKeyJwk(data) };
-  } catch {
-    // Undecodable structured data falls back to the generic rendering, as Handle.Net does.
   }
   const text = asText(data);
   return text === undefined ? { format: 'base64', value: Buffer.from(data).toString('base64') } : { format: 'string', value: text };
@@ -123,7 +135,7 @@ function parseIndex(x: unknown, what: string, min: number): number {
   if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > MAX_VALUE_INDEX) {
     throw new ValueInvalid(`${what} must be an integer from ${min} to ${MAX_VALUE_INDEX}`);
   }
-  return x;
+  return x === 0 ? 0 : x; // -0 (from JSON "-0") reads as 0
 }
 
 function parseReference(x: unknown, what: string): ValueReference {
@@ -174,14 +186,23 @@ function parseData(type: string, data: unknown, at: string): Uint8Array {
   }
 }
 
-/** Structured types must carry data their codec accepts, whatever format it came in. */
-function checkTypedData(type: string, data: Uint8Array, at: string): void {
+/**
+ * Structured types must carry data their codec accepts and exactly the bytes their JSON view reads
+ * back to: an HS_VLIST naming the handle "", an HS_ADMIN index above 2^31-1, a key with non-zero
+ * flags, a short Ed25519 key or an RSA key with an empty modulus would otherwise be stored, then
+ * shown in a form no client could send back. Bytes built from the `admin` format for HS_ADMIN and
+ * `vlist` for HS_VLIST are canonical by construction and skip the check.
+ */
+function checkTypedData(type: string, data: Uint8Array, format: string, at: string): void {
+  if (!isStructured(type) || format === CANONICAL_FORMAT[type]) return;
+  let canonical: Uint8Array;
   try {
-    if (type === 'HS_ADMIN') decodeAdmin(data);
-    else if (type === 'HS_VLIST') decodeValueList(data);
-    else if (type === 'HS_PUBKEY') decodePublicKeyJwk(data);
+    canonical = parseData(type, structuredToJson(type, data), at);
   } catch (e) {
     throw new ValueInvalid(`${at}: data is not a valid ${type}: ${(e as Error).message}`);
+  }
+  if (!Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength).equals(data)) {
+    throw new ValueInvalid(`${at}: data is not the canonical ${type} encoding (its JSON view would read back to other bytes)`);
   }
 }
 
@@ -189,7 +210,7 @@ function parseTtl(x: unknown, at: string): Pick<HandleValue, 'ttl' | 'ttlType'> 
   if (x === undefined) return { ttlType: 'relative', ttl: DEFAULT_TTL };
   if (typeof x === 'number') {
     if (!Number.isInteger(x) || x < 0 || x > MAX_VALUE_INDEX) throw new ValueInvalid(`${at}.ttl must be 0..2^31-1 seconds`);
-    return { ttlType: 'relative', ttl: x };
+    return { ttlType: 'relative', ttl: x === 0 ? 0 : x }; // -0 (from JSON "-0") is stored and shown as 0
   }
   if (typeof x === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(x)) {
     const ms = Date.parse(x);
@@ -208,12 +229,15 @@ export function valueFromJson(input: unknown, now: number, at = 'value'): Handle
     if (!VALUE_KEYS.has(key)) throw new ValueInvalid(`${at} has an unknown member "${key}"`);
   }
   const index = parseIndex(input.index, `${at}.index`, 1);
-  if (typeof input.type !== 'string' || !TYPE_PATTERN.test(input.type)) {
-    throw new ValueInvalid(`${at}.type must be 1-256 characters without control characters`);
+  // Stored as UTF-8: a lone surrogate would be written as U+FFFD, and a leading U+FEFF read back
+  // as a byte order mark and dropped, so either would change the type between write and read.
+  if (typeof input.type !== 'string' || !TYPE_PATTERN.test(input.type) || !input.type.isWellFormed() || input.type.startsWith('\ufeff')) {
+    throw new ValueInvalid(`${at}.type must be 1-256 characters of well-formed Unicode without control characters or a leading U+FEFF`);
   }
   const type = input.type;
   const data = parseData(type, input.data, at);
-  checkTypedData(type, data, at);
+  const format = typeof input.data === 'string' ? 'string' : String((input.data as { format: string }).format).toLowerCase();
+  checkTypedData(type, data, format, at);
   const permissions =
     input.permissions === undefined ? DEFAULT_VALUE_PERMISSIONS : parsePermissionBits(String(input.permissions), 4, `${at}.permissions`);
   if (input.references !== undefined && !Array.isArray(input.references)) throw new ValueInvalid(`${at}.references must be an array`);
