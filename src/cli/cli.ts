@@ -11,11 +11,16 @@ import { backupCommand } from '../ops/backup.js';
 import { formatReport, runDoctor } from '../ops/doctor.js';
 import { restoreBackup } from '../ops/restore.js';
 import { keysCommand } from '../ops/rotate.js';
+import { effectiveConfig, takeConfigFlag } from './config-command.js';
 
-const USAGE = `Usage: cairn <command>
+const USAGE = `Usage: cairn <command> [--config FILE]
 
+  --config FILE          (with any command) read settings from a JSON file; CAIRN_* environment
+                         variables override it
+  config                 print the effective configuration as JSON, secrets masked, with the source
+                         (default, file, env) of each value
   serve [--mirror-of URL]
-                         run the service (configuration from CAIRN_* environment variables);
+                         run the service (configuration from CAIRN_* variables and --config);
                          with --mirror-of (or CAIRN_MIRROR_OF), a read-only mirror of that primary
   resolve ID             resolve an identifier (hdl:PREFIX/SUFFIX) on a running server
   put HANDLE FILE        create or replace a handle from a JSON file of values on a running server
@@ -54,11 +59,17 @@ Client commands use CAIRN_URL (default http://CAIRN_HOST:CAIRN_HTTP_PORT) and CA
 CAIRN_SECRET, else the admin credentials file in CAIRN_DATA_DIR.`;
 
 export async function runCli(argv: readonly string[]): Promise<number | undefined> {
-  const [command, ...args] = argv;
-  const config = loadConfig();
+  const flag = takeConfigFlag(argv);
+  if ('error' in flag) throw new UsageError(flag.error);
+  const [command, ...args] = flag.rest;
+  const config = loadConfig(process.env, {}, flag.file);
   switch (command) {
     case 'serve':
       return serve(serveConfig(config, args));
+    case 'config':
+      if (args.length > 0) throw new UsageError('usage: cairn [--config FILE] config');
+      process.stdout.write(`${JSON.stringify(effectiveConfig(process.env, flag.file), null, 2)}\n`);
+      return 0;
     case 'resolve':
       return resolveCommand(loadClientConfig(config), requireArgs(args, 1, 'resolve ID')[0]!);
     case 'put': {

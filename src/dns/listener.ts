@@ -1,5 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
+import type { DnsSeries } from '../http/metrics.js';
 import type { OrsResponder } from './responder.js';
 
 export interface DnsListenerOptions {
@@ -11,6 +12,8 @@ export interface DnsListenerOptions {
   readonly tcpIdleMs?: number;
   readonly maxTcpConnections?: number;
   readonly onError?: (e: unknown) => void;
+  /** Counts each answered message (`cairn_dns_*` in /metrics). */
+  readonly metrics?: DnsSeries;
 }
 
 export interface DnsListener {
@@ -42,7 +45,7 @@ export async function startDnsListener(options: DnsListenerOptions): Promise<Dns
 }
 
 function bindUdp(options: DnsListenerOptions): Promise<UdpSocket> {
-  const { responder, onError } = options;
+  const { responder, onError, metrics } = options;
   // Replies go to the address a datagram came from, always an IP literal: no resolver lookup.
   const type = isIPv6(options.host) ? 'udp6' : 'udp4';
   const socket = createSocket({
@@ -53,10 +56,18 @@ function bindUdp(options: DnsListenerOptions): Promise<UdpSocket> {
     if (out) socket.send(out, port, address);
   };
   socket.on('message', (msg, rinfo) => {
+    const started = metrics ? performance.now() : 0;
     // The cached path answers synchronously; only misses wait for the store.
     const hot = responder.cachedUdpParts(msg);
-    if (hot) return reply(hot, rinfo.port, rinfo.address);
-    responder.respondUdp(msg).then((out) => reply(out, rinfo.port, rinfo.address), onError);
+    if (hot) {
+      reply(hot, rinfo.port, rinfo.address);
+      metrics?.observe('udp', msg, hot, (performance.now() - started) / 1000);
+      return;
+    }
+    responder.respondUdp(msg).then((out) => {
+      reply(out, rinfo.port, rinfo.address);
+      metrics?.observe('udp', msg, out, (performance.now() - started) / 1000);
+    }, onError);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
@@ -119,10 +130,23 @@ function serveConnection(socket: Socket, options: DnsListenerOptions, idleMs: nu
       if (pending.length < 2 + length) break;
       const query = Buffer.from(pending.subarray(2, 2 + length));
       pending = pending.subarray(2 + length);
-      queue = queue.then(() => options.responder.respondTcp(query, socket.remoteAddress ?? '', send)).catch((e) => {
+      queue = queue.then(() => respondTcp(options, query, socket.remoteAddress ?? '', send)).catch((e) => {
         options.onError?.(e);
         socket.destroy();
       });
     }
   });
+}
+
+/** One TCP query through the responder, counted (with the first message of its answer) when metrics are on. */
+async function respondTcp(options: DnsListenerOptions, query: Buffer, address: string, send: (message: Buffer) => Promise<void>): Promise<void> {
+  const metrics = options.metrics;
+  if (!metrics) return options.responder.respondTcp(query, address, send);
+  const started = performance.now();
+  let first: Buffer | undefined;
+  await options.responder.respondTcp(query, address, (message) => {
+    first ??= message;
+    return send(message);
+  });
+  metrics.observe('tcp', query, first, (performance.now() - started) / 1000);
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import type { DnsSeries } from '../http/metrics.js';
 import type { Service } from '../service/bootstrap.js';
 import { startDnsListener } from './listener.js';
 import { Notifier, parseNotifyTarget, type NotifyTarget } from './notify.js';
@@ -19,6 +20,7 @@ export async function startOrs(
   config: Config,
   publicUrl: string,
   onError: (e: unknown) => void = () => undefined,
+  metrics?: DnsSeries,
 ): Promise<RunningOrs> {
   const zone = zoneOptions(config.orsDomain, publicUrl, config.host.includes(':') ? '127.0.0.1' : config.host);
   const source = await OrsSource.open(service.store, service.oids);
@@ -26,7 +28,7 @@ export async function startOrs(
   const targets = config.dnsNotify.map(parseNotifyTarget).filter((t): t is NotifyTarget => t !== undefined);
   const notifier = new Notifier(zone, targets, { attempts: 5, intervalMs: 2000, onError });
   const stopNotify = source.onSerial((serial) => notifier.notify(serial));
-  const listener = await startDnsListener({ host: config.host, port: config.dnsPort, responder, onError });
+  const listener = await startDnsListener({ host: config.host, port: config.dnsPort, responder, onError, ...(metrics ? { metrics } : {}) });
   return {
     port: listener.port,
     zone,

@@ -2,6 +2,7 @@ import { createServer, type TLSSocket } from 'node:tls';
 import { CairnError, DoipTimeout, InternalError } from '../errors.js';
 import { errorResult, requestFromSegments, responseSegments, DOIP_STATUS, type DoipResult } from './message.js';
 import { objectToJson } from './objects.js';
+import type { DoipSeries } from '../http/metrics.js';
 import type { DoipService, Outcome } from './operations.js';
 import { bytesSegment, encodeMessage, jsonSegment, SegmentParser, DEFAULT_SEGMENT_LIMITS, type DoipSegment, type SegmentLimits } from './segments.js';
 
@@ -31,6 +32,8 @@ export interface DoipListenerOptions {
   readonly maxPipelined?: number;
   /** Unexpected failures (bugs), for the log. */
   readonly onError?: (e: unknown) => void;
+  /** Counts each answered request (`cairn_doip_*` in /metrics). */
+  readonly metrics?: DoipSeries;
 }
 
 export interface DoipListener {
@@ -72,17 +75,29 @@ function requestIdOf(segments: readonly DoipSegment[]): string | undefined {
 }
 
 /** Runs one message through the operations; always yields a response. */
-export async function answer(doip: DoipService, segments: readonly DoipSegment[], onError: (e: unknown) => void): Promise<DoipSegment[]> {
+export async function answer(
+  doip: DoipService,
+  segments: readonly DoipSegment[],
+  onError: (e: unknown) => void,
+  address?: string,
+  observe?: (operationId: string | undefined, status: string) => void,
+): Promise<DoipSegment[]> {
   let requestId: string | undefined;
+  let operationId: string | undefined;
   try {
     const request = requestFromSegments(segments);
     requestId = request.requestId;
-    const outcome = await doip.execute(request, { credentialsAllowed: true });
-    return responseSegments(requestId, outcomeResult(outcome));
+    operationId = request.operationId;
+    const outcome = await doip.execute(request, { credentialsAllowed: true, ...(address !== undefined ? { address } : {}) });
+    const result = outcomeResult(outcome);
+    observe?.(operationId, result.status);
+    return responseSegments(requestId, result);
   } catch (e) {
     if (!(e instanceof CairnError)) onError(e);
     const error = e instanceof CairnError ? e : new InternalError();
-    return responseSegments(requestId ?? requestIdOf(segments), errorResult(error));
+    const result = errorResult(error);
+    observe?.(operationId, result.status);
+    return responseSegments(requestId ?? requestIdOf(segments), result);
   }
 }
 
@@ -135,7 +150,9 @@ export async function startDoipListener(doip: DoipService, options: DoipListener
       waiting++;
       if (waiting > maxPipelined) socket.pause();
       queue = queue.then(async () => {
-        const response = await answer(doip, segments, onError);
+        const started = performance.now();
+        const observe = options.metrics && ((op: string | undefined, status: string) => options.metrics!.observe(op, status, (performance.now() - started) / 1000));
+        const response = await answer(doip, segments, onError, socket.remoteAddress, observe || undefined);
         send(response);
         waiting--;
         if (!closing && waiting <= maxPipelined / 2 && socket.isPaused()) socket.resume();

@@ -4,6 +4,7 @@ import { cacheControl, JSON_TYPE, NO_CACHE, noneMatch, nowSeconds, viewCaching }
 import { CORS_ORIGIN_HEADER } from './cors.js';
 import type { AccessLog } from './logging.js';
 import type { HttpMetrics } from './metrics.js';
+import type { Shedding } from './overload.js';
 
 /**
  * The resolution hot path, in front of fastify's router: `GET /api/handles/{handle}` without a
@@ -26,6 +27,8 @@ export interface FastPath {
   closing: boolean;
   /** Requests answered here (the `cairn_http_fast_path_total` counter). */
   hits: number;
+  /** Load shedding (overload.ts), once registered: past capacity this path answers 503 too. */
+  shedding?: Shedding | undefined;
 }
 
 export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: ServerResponse): boolean {
@@ -35,6 +38,7 @@ export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: Server
     return false;
   }
   const started = performance.now();
+  if (fast.shedding?.active()) return shed(fast, fast.shedding, url, res, started);
   let view: Buffer | undefined;
   try {
     view = fast.handles.findView(url.slice(PATH.length));
@@ -68,6 +72,18 @@ export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: Server
   fast.hits++;
   fast.metrics.observe('GET', ROUTE, sent, seconds);
   fast.access?.write(fast.access.nextId(), 'GET', url, sent, seconds * 1000);
+  return true;
+}
+
+/** The routed answer of a shed request on the Handle API (overload.ts, problem.ts): 503, Retry-After. */
+function shed(fast: FastPath, shedding: Shedding, url: string, res: ServerResponse, started: number): true {
+  const body = shedding.handleBody;
+  res.writeHead(503, [CORS_ORIGIN_HEADER, '*', 'retry-after', shedding.retryAfter, 'content-type', JSON_TYPE, 'content-length', String(body.length)]);
+  res.end(body);
+  const seconds = (performance.now() - started) / 1000;
+  fast.hits++;
+  fast.metrics.observe('GET', ROUTE, 503, seconds);
+  fast.access?.write(fast.access.nextId(), 'GET', url, 503, seconds * 1000);
   return true;
 }
 

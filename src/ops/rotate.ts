@@ -17,12 +17,13 @@ import {
   loadOrCreateSigningKeys,
   readKeyRegistry,
   registryFromRing,
+  signedSince,
   writeKeyRegistry,
   type KeyEntry,
   type KeyRegistry,
 } from '../service/key-files.js';
 import { verificationKey } from '../signing/signer.js';
-import { RESIGN_META, ResignJob, type ResignContext, type ResignOptions, type ResignState } from './resign.js';
+import { prepareResign, RESIGN_META, ResignJob, type ResignContext, type ResignOptions, type ResignState } from './resign.js';
 
 /**
  * `cairn keys rotate`: a new signing key becomes active, the old one verify-only until its retire
@@ -67,40 +68,7 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 export async function rotateKeys(config: Config, options: RotateOptions = {}): Promise<RotateResult> {
   let service = await openHeld(config);
   try {
-    const now = nowSeconds();
-    const ring = loadOrCreateSigningKeys(config.certsDir, config.signingAlg);
-    let registry: KeyRegistry = readKeyRegistry(config.certsDir) ?? registryFromRing(ring, config.signingAlg, now);
-    const previous = registry.keys.find((k) => k.kid === registry.active)!;
-    let pending = registry.keys.find((k) => k.status === 'pending');
-    if (pending && options.alg !== undefined && options.alg !== pending.alg) {
-      // An interrupted rotation to another algorithm: that key never signed; drop it.
-      const dropped = pending.kid;
-      registry = { ...registry, keys: registry.keys.filter((k) => k.kid !== dropped) };
-      pending = undefined;
-    }
-    const resumed = pending !== undefined;
-    const retire = options.retireAfter !== undefined ? options.retireAfter : resumed ? storedRetire(pending!) : now + config.signatureValiditySeconds;
-    const prefix = prefixRecordOf(service);
-    if (pending === undefined) {
-      const taken = (index: number): boolean => prefix.values.some((v) => v.index === index);
-      pending = { ...createPendingKey(config.certsDir, registry, options.alg ?? previous.alg, now, taken), retirePreviousAfter: retire === null ? NEVER : isoTime(retire) };
-      registry = { ...registry, keys: [...registry.keys, pending] };
-      writeKeyRegistry(config.certsDir, registry);
-    } else if (options.retireAfter !== undefined) {
-      const updated: KeyEntry = { ...pending, retirePreviousAfter: retire === null ? NEVER : isoTime(retire) };
-      registry = { ...registry, keys: registry.keys.map((k) => (k.kid === updated.kid ? updated : k)) };
-      writeKeyRegistry(config.certsDir, registry);
-      pending = updated;
-    }
-    await publishKey(service, pending, now);
-    const { retirePreviousAfter: _done, ...active } = pending;
-    registry = activateKey({ ...registry, keys: registry.keys.map((k) => (k.kid === active.kid ? active : k)) }, active.kid, now, retire ?? undefined);
-    if (retire !== null) {
-      // Every record moves to the new key, so keys kept side by side before retire with the old one.
-      registry = { ...registry, keys: registry.keys.map((k) => (k.status === 'verify-only' && k.retireAfter === undefined ? { ...k, retireAfter: isoTime(retire) } : k)) };
-    }
-    writeKeyRegistry(config.certsDir, registry);
-
+    const { active, previous, resumed, retire } = await switchKeys(service, options);
     // Reopen with the new key active: startup writes the re-sign checkpoint and pins the old keys.
     await service.close();
     service = await openHeld(config);
@@ -110,16 +78,109 @@ export async function rotateKeys(config: Config, options: RotateOptions = {}): P
     if (options.defer) resign = job?.state ?? (await service.store.getMeta<ResignState>(RESIGN_META)) ?? { deferred: true };
     else if (job) resign = await new ResignJob(contextOf(service), job.state, options.resign).run();
     else resign = (await service.store.getMeta<ResignState>(RESIGN_META)) ?? { deferred: true };
-    const prefixText = prefixHandle(config.prefix);
-    return {
-      active: { kid: active.kid, alg: active.alg, index: active.index, issuer: `${active.index}:${prefixText}` },
-      previous: { kid: previous.kid, alg: previous.alg, index: previous.index, retireAfter: retire === null ? null : isoTime(retire) },
-      resumed,
-      resign,
-    };
+    return rotateResult(config, active, previous, resumed, retire, resign);
   } finally {
     await service.close();
   }
+}
+
+/**
+ * Steps 1-3 of a rotation on an open service: the pending key (made, or the one an interrupted
+ * rotation left), its publication, and the registry's switch to it. The caller loads the switched
+ * keys: by reopening the store (`cairn keys rotate`) or in the live signer (`rotateServing`).
+ */
+async function switchKeys(service: Service, options: RotateOptions): Promise<{ active: KeyEntry; previous: KeyEntry; resumed: boolean; retire: number | null }> {
+  const config = service.config;
+  const now = nowSeconds();
+  const ring = loadOrCreateSigningKeys(config.certsDir, config.signingAlg);
+  let registry: KeyRegistry = readKeyRegistry(config.certsDir) ?? registryFromRing(ring, config.signingAlg, now);
+  const previous = registry.keys.find((k) => k.kid === registry.active)!;
+  let pending = registry.keys.find((k) => k.status === 'pending');
+  if (pending && options.alg !== undefined && options.alg !== pending.alg) {
+    // An interrupted rotation to another algorithm: that key never signed; drop it.
+    const dropped = pending.kid;
+    registry = { ...registry, keys: registry.keys.filter((k) => k.kid !== dropped) };
+    pending = undefined;
+  }
+  const resumed = pending !== undefined;
+  const retire = options.retireAfter !== undefined ? options.retireAfter : resumed ? storedRetire(pending!) : now + config.signatureValiditySeconds;
+  const prefix = prefixRecordOf(service);
+  if (pending === undefined) {
+    const taken = (index: number): boolean => prefix.values.some((v) => v.index === index);
+    pending = { ...createPendingKey(config.certsDir, registry, options.alg ?? previous.alg, now, taken), retirePreviousAfter: retire === null ? NEVER : isoTime(retire) };
+    registry = { ...registry, keys: [...registry.keys, pending] };
+    writeKeyRegistry(config.certsDir, registry);
+  } else if (options.retireAfter !== undefined) {
+    const updated: KeyEntry = { ...pending, retirePreviousAfter: retire === null ? NEVER : isoTime(retire) };
+    registry = { ...registry, keys: registry.keys.map((k) => (k.kid === updated.kid ? updated : k)) };
+    writeKeyRegistry(config.certsDir, registry);
+    pending = updated;
+  }
+  await publishKey(service, pending, now);
+  const { retirePreviousAfter: _done, ...active } = pending;
+  registry = activateKey({ ...registry, keys: registry.keys.map((k) => (k.kid === active.kid ? active : k)) }, active.kid, now, retire ?? undefined);
+  if (retire !== null) {
+    // Every record moves to the new key, so keys kept side by side before retire with the old one.
+    registry = { ...registry, keys: registry.keys.map((k) => (k.status === 'verify-only' && k.retireAfter === undefined ? { ...k, retireAfter: isoTime(retire) } : k)) };
+  }
+  writeKeyRegistry(config.certsDir, registry);
+  return { active, previous, resumed, retire };
+}
+
+function rotateResult(config: Config, active: KeyEntry, previous: KeyEntry, resumed: boolean, retire: number | null, resign: RotateResult['resign']): RotateResult {
+  const prefixText = prefixHandle(config.prefix);
+  return {
+    active: { kid: active.kid, alg: active.alg, index: active.index, issuer: `${active.index}:${prefixText}` },
+    previous: { kid: previous.kid, alg: previous.alg, index: previous.index, retireAfter: retire === null ? null : isoTime(retire) },
+    resumed,
+    resign,
+  };
+}
+
+/** Re-sign jobs started by rotations while serving, by service (the one a start resumed is `service.resign`). */
+const servingJobs = new WeakMap<Service, ResignJob>();
+/** Rotations while serving, one after another per service. */
+const rotations = new WeakMap<Service, Promise<unknown>>();
+
+/** The re-sign job of the running service, if one was started (running, finished or stopped). */
+export function currentResign(service: Service): ResignJob | undefined {
+  return servingJobs.get(service) ?? service.resign;
+}
+
+/**
+ * `POST /api/admin/keys/rotate`: the rotation `cairn keys rotate` makes, on the running service
+ * (which holds the data directory, so the CLI cannot). Same steps, equally safe to interrupt; then
+ * the live signer switches to the new key (the next signature is the new key's), the re-sign
+ * checkpoint is written, and the re-sign runs in the background, `onError` told if it fails; a
+ * later start resumes it if the process stops first. A re-sign still running stops first (it
+ * restarts towards the newer key). Rotations on one service run one after another.
+ */
+export function rotateServing(service: Service, options: Omit<RotateOptions, 'defer'> = {}, onError: (e: unknown) => void = () => undefined): Promise<RotateResult> {
+  const previous = rotations.get(service) ?? Promise.resolve();
+  const next = previous.catch(() => undefined).then(() => rotateLive(service, options, onError));
+  rotations.set(service, next);
+  return next;
+}
+
+async function rotateLive(service: Service, options: Omit<RotateOptions, 'defer'>, onError: (e: unknown) => void): Promise<RotateResult> {
+  const config = service.config;
+  await currentResign(service)?.stop();
+  const { active, previous, resumed, retire } = await switchKeys(service, options);
+  const ring = loadOrCreateSigningKeys(config.certsDir, config.signingAlg);
+  if (ring.active.kid !== active.kid) throw new ConfigInvalid(`The registry names ${active.kid} active but ${ring.active.kid} was loaded`);
+  service.signer.switchTo(ring.active, ring.others);
+  // Like the keys known at start, the new key's HS_PUBKEY is the service's own: no PUT may replace it.
+  (service.handles.protectedKeyIndexes as Set<number>).add(active.index);
+  const context = contextOf(service);
+  const state = await prepareResign(context, true, (kid, since) => signedSince(ring.registry, kid, since));
+  let resign: RotateResult['resign'] = state ?? (await service.store.getMeta<ResignState>(RESIGN_META)) ?? { deferred: true };
+  if (state) {
+    const job = new ResignJob(context, state, options.resign);
+    servingJobs.set(service, job);
+    job.start(onError);
+    resign = job.state;
+  }
+  return rotateResult(config, active, previous, resumed, retire, resign);
 }
 
 /**
@@ -148,9 +209,6 @@ export interface KeyListing {
 }
 
 export async function listKeys(config: Config): Promise<KeyListing> {
-  const now = nowSeconds();
-  // Reads only: no key is made and nothing is written, whatever state the directories are in.
-  const registry = readKeyRegistry(config.certsDir) ?? filesAsRegistry(config, now);
   let resign: KeyListing['resign'] = null;
   const dbDir = join(config.dataDir, 'leveldb');
   if (existsSync(dbDir)) {
@@ -166,6 +224,21 @@ export async function listKeys(config: Config): Promise<KeyListing> {
       resign = 'store in use';
     }
   }
+  return keyListing(config, resign);
+}
+
+/** `GET /api/admin/keys`: the listing of the running service, with its re-sign's live progress. */
+export async function listServingKeys(service: Service): Promise<KeyListing & { readonly resignRunning: boolean; readonly resignError: string | null }> {
+  const job = currentResign(service);
+  const resign = job?.state ?? (await service.store.getMeta<ResignState>(RESIGN_META)) ?? null;
+  const error = job?.error === undefined ? null : ((job.error as Error)?.message ?? String(job.error));
+  return { ...keyListing(service.config, resign), resignRunning: job !== undefined && !job.state.done && job.error === undefined, resignError: error };
+}
+
+function keyListing(config: Config, resign: KeyListing['resign']): KeyListing {
+  const now = nowSeconds();
+  // Reads only: no key is made and nothing is written, whatever state the directories are in.
+  const registry = readKeyRegistry(config.certsDir) ?? filesAsRegistry(config, now);
   const pinned: ReadonlySet<string> | 'all' =
     resign === 'store in use' ? 'all' : resign && !resign.done ? (resign.pinned === undefined ? 'all' : new Set(resign.pinned)) : new Set(resign?.others ?? []);
   const stateOf = (k: KeyEntry): KeyListing['keys'][number]['state'] => {

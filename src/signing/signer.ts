@@ -55,13 +55,30 @@ const nowSeconds = (): number => Math.floor(Date.now() / 1000);
  * service's own, and history versions, tombstones and backups keep the signatures they made.
  */
 export class Signer {
-  private readonly byKid: Map<string, VerificationKey>;
+  private byKid: Map<string, VerificationKey>;
+  private current: SigningKey;
   private encodedHeader: string | undefined;
   /** Keys that stay published whatever their retire time ('all': every key). */
   private pinned: ReadonlySet<string> | 'all' = new Set();
 
-  constructor(readonly active: SigningKey, verifyOnly: readonly VerificationKey[] = []) {
+  constructor(active: SigningKey, verifyOnly: readonly VerificationKey[] = []) {
+    this.current = active;
     this.byKid = new Map([[active.kid, active], ...verifyOnly.map((k) => [k.kid, k] as const)]);
+  }
+
+  /** The key that signs. */
+  get active(): SigningKey {
+    return this.current;
+  }
+
+  /**
+   * A key rotation while serving (src/ops/rotate.ts): `active` signs from the next signature on,
+   * `verifyOnly` as in the constructor (the previous key among them, with its retire time).
+   */
+  switchTo(active: SigningKey, verifyOnly: readonly VerificationKey[]): void {
+    this.byKid = new Map([[active.kid, active], ...verifyOnly.map((k) => [k.kid, k] as const)]);
+    this.current = active;
+    this.encodedHeader = undefined;
   }
 
   sign(payload: unknown, typ?: string): string {

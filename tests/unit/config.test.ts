@@ -31,8 +31,14 @@ describe('configuration', () => {
       CAIRN_MIRROR_IDENTITY: '300:0.NA/21.T1',
       CAIRN_MIRROR_SECRET: 'replication-secret',
       CAIRN_MIRROR_POLL_MS: '250',
+      CAIRN_OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '250',
+      CAIRN_OVERLOAD_MAX_HEAP_BYTES: '1000000',
+      CAIRN_OVERLOAD_MAX_RSS_BYTES: '2000000',
+      CAIRN_OVERLOAD_RETRY_AFTER: '5',
     });
+    // Settings added later keep their defaults here (their own tests read them).
     expect(c).toEqual({
+      ...loadConfig({}),
       host: '::1',
       httpPort: 0,
       dataDir: '/tmp/d',
@@ -54,6 +60,10 @@ describe('configuration', () => {
       mirrorIdentity: '300:0.NA/21.T1',
       mirrorSecret: 'replication-secret',
       mirrorPollMs: 250,
+      overloadMaxEventLoopDelayMs: 250,
+      overloadMaxHeapBytes: 1000000,
+      overloadMaxRssBytes: 2000000,
+      overloadRetryAfterSeconds: 5,
     });
     expect(redactConfig(c).adminSecret).toBe('<redacted>');
     expect(redactConfig(c).mirrorSecret).toBe('<redacted>');
@@ -80,6 +90,8 @@ describe('configuration', () => {
     ['CAIRN_DOIP_PORT', 'tls'],
     ['CAIRN_MIRROR_OF', 'http://primary.example'], // without CAIRN_MIRROR_IDENTITY and CAIRN_MIRROR_SECRET
     ['CAIRN_MIRROR_POLL_MS', '0'],
+    ['CAIRN_OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', '-1'],
+    ['CAIRN_OVERLOAD_RETRY_AFTER', '0'],
   ])('%s=%s is ERR_CONFIG_INVALID', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(expect.objectContaining({ code: 'ERR_CONFIG_INVALID' }));
   });
