@@ -22,6 +22,7 @@ import {
   signatureSubject,
 } from './derived.js';
 import { loadExistingSigner } from './keys.js';
+import { checkLog, type LogCheck } from '../log/check.js';
 import { damageMessage, hasStore, isDamage, openExistingStore, storeDir } from './open.js';
 
 /**
@@ -46,7 +47,7 @@ import { damageMessage, hasStore, isDamage, openExistingStore, storeDir } from '
  * It keeps one small entry per record key in memory (change-log and history counts).
  */
 
-export type Check = 'open' | 'read' | 'keys' | 'record' | 'view' | 'signature' | 'history' | 'changes' | 'index';
+export type Check = 'open' | 'read' | 'keys' | 'record' | 'view' | 'signature' | 'history' | 'changes' | 'index' | 'log';
 
 export interface Finding {
   readonly check: Check;
@@ -71,6 +72,8 @@ export interface DoctorReport {
   };
   /** Index entries of names not derived from records (or not built yet), by name. */
   unchecked: Record<string, number>;
+  /** The transparency log against the change log (src/log/check.ts), when that pass ran. */
+  transparencyLog?: LogCheck;
   problemCount: number;
   /** The first `maxProblems` problems. */
   problems: Finding[];
@@ -142,6 +145,9 @@ class Doctor {
     await this.pass('history', () => this.checkHistory());
     await this.pass('records', () => this.checkRecords());
     await this.pass('index', () => this.checkIndex());
+    await this.pass('log', async () => {
+      this.report.transparencyLog = await checkLog(this.store, (m, key) => this.problem('log', key, m), (m) => this.warning('log', undefined, m));
+    });
     return this.report;
   }
 
@@ -494,6 +500,8 @@ export function formatReport(report: DoctorReport): string {
     `  records      ${c.records}; history ${c.history} versions; signatures verified ${c.signatures}`,
     `  indexes      ${c.index} entries checked (${names}); not derived from records: ${unchecked}`,
   ];
+  const log = report.transparencyLog;
+  if (log) lines.push(`  log          ${log.size} leaves, ${log.leavesChecked} rebuilt from the change log; ${log.nodesChecked} subtree hashes checked`);
   const list = (title: string, items: readonly Finding[], total: number): void => {
     if (total === 0) return;
     lines.push(`${title} (${total}${items.length < total ? `, first ${items.length} shown` : ''}):`);

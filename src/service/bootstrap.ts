@@ -15,6 +15,7 @@ import { generateSecret, hashSecret } from '../signing/secrets.js';
 import { Signer } from '../signing/signer.js';
 import type { SigningAlg } from '../signing/algorithms.js';
 import { prepareResign, ResignJob, type ResignOptions } from '../ops/resign.js';
+import { TransparencyLog } from '../log/transparency-log.js';
 import { openStore } from '../store/open.js';
 import type { RecordStore } from '../store/store.js';
 import { writeFileAtomic } from './atomic-file.js';
@@ -45,6 +46,8 @@ export interface Service {
    * background unless `startService` was asked for it `'manual'`ly.
    */
   readonly resign?: ResignJob;
+  /** The transparency log (src/log/), following the change log; a mirror has none. */
+  readonly log?: TransparencyLog;
   close(): Promise<void>;
 }
 
@@ -103,14 +106,22 @@ export async function startService(config: Config, options: StartOptions = {}): 
     signatureValiditySeconds: config.signatureValiditySeconds,
   });
   let resign: ResignJob | undefined;
+  let log: TransparencyLog | undefined;
   try {
     await ensurePrefixRecord(config, handles, signer);
+    // Catches up with the change log in the background, then follows every commit.
+    log = (
+      await TransparencyLog.open(store, {
+        onError: (e) => process.stderr.write(`cairn: the transparency log stopped following the change log: ${(e as Error)?.message ?? String(e)}\n`),
+      })
+    ).follow();
     await oids.reindexIfNeeded();
     const wanted = keys.registry?.keys.find((k) => k.kid === signer.active.kid)?.resign ?? false;
     const context = { store, signer, issuer, validitySeconds: config.signatureValiditySeconds };
     const state = await prepareResign(context, wanted, (kid, since) => signedSince(keys.registry, kid, since));
     if (state) resign = new ResignJob(context, state, options.resign === 'manual' ? {} : options.resign);
   } catch (e) {
+    await log?.close();
     await store.close();
     throw e;
   }
@@ -119,9 +130,10 @@ export async function startService(config: Config, options: StartOptions = {}): 
   }
   const close = async (): Promise<void> => {
     await resign?.stop();
+    await log?.close();
     await store.close();
   };
-  return { config, store, signer, handles, oids, its, products, ...(resign ? { resign } : {}), close };
+  return { config, store, signer, handles, oids, its, products, ...(resign ? { resign } : {}), ...(log ? { log } : {}), close };
 }
 
 async function ensurePrefixRecord(config: Config, handles: HandleService, signer: Signer): Promise<void> {

@@ -19,6 +19,8 @@ import { TwoGenerationCache } from './view-cache.js';
  *                                          the OID family's changes without walking the others)
  *   index     <name> 00 <term> 00 <key> -> the record's id (e.g. prefix 00 20.5000 00 20.5000/ABC)
  *   meta      <name>                    -> JSON
+ *   tlog      ...                       -> the transparency log's Merkle tree, a follower of the change
+ *                                          log written outside these batches (src/log/log-storage.ts)
  *
  *   RecordEntry ::= <viewLength: 4 octets> <status: 2 octets> <view body> <record: serializeRecord>
  *
@@ -72,6 +74,7 @@ export class RecordStore {
   private readonly views: TwoGenerationCache<string, Buffer> | undefined;
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
+  private readonly commitListeners = new Set<(entries: readonly ChangeEntry[]) => void>();
 
   private constructor(readonly db: Db, private readonly options: StoreOptions) {
     const sub = <V>(name: string, valueEncoding: 'buffer' | 'utf8'): Sub<V> =>
@@ -192,7 +195,17 @@ export class RecordStore {
       for (const w of writes) this.views?.delete(w.key);
     }
     this.seq = seq;
+    for (const listener of this.commitListeners) listener(entries);
     return entries;
+  }
+
+  /**
+   * Calls `listener` after every commit that landed, with its change-log entries (followers such
+   * as the transparency log, src/log/). It runs inside the writer's call: keep it to scheduling.
+   */
+  onCommit(listener: (entries: readonly ChangeEntry[]) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {
