@@ -134,17 +134,40 @@ export function parseStatus(text: unknown): DoipStatus | undefined {
   return (Object.values(DOIP_STATUS) as string[]).includes(canonical) ? (canonical as DoipStatus) : undefined;
 }
 
-/** The DOIP status a Cairn error answers with. */
+/**
+ * The DOIP status a Cairn error answers with. The DOIP v2.0 specification (DONA Foundation,
+ * 2018) defines eight statuses; their meanings, as the specification's status table gives them:
+ *
+ *   001 the operation was successfully processed
+ *   101 the request was invalid in some way
+ *   102 the client did not successfully authenticate
+ *   103 the client successfully authenticated, but is unauthorized to invoke the operation
+ *   104 the digital object is not known to the service to exist
+ *   105 the client tried to create a digital object with an identifier already in use
+ *   200 the service declines to execute the extended operation
+ *   500 error other than the ones stated above
+ *
+ * The stable Cairn code travels in the output (`errorResult`), so clients can tell apart the
+ * errors one status covers.
+ */
 export function statusForError(code: ErrorCode): DoipStatus {
   switch (code) {
+    // 102: no credentials, wrong ones, a session that is gone, credentials over a transport that
+    // may not carry them, and a login refused because the address or identity spent its budget
+    // of failures (the client did not authenticate; `retryAfterSeconds` says when it may retry).
     case 'ERR_AUTH_REQUIRED':
     case 'ERR_AUTH_FAILED':
+    case 'ERR_AUTH_SESSION_UNKNOWN':
+    case 'ERR_AUTH_SESSION_EXPIRED':
+    case 'ERR_AUTH_NONCE_USED':
     case 'ERR_AUTH_INSECURE_TRANSPORT':
+    case 'ERR_AUTH_RATE_LIMITED':
       return DOIP_STATUS.unauthenticated;
     case 'ERR_PERMISSION_DENIED':
     case 'ERR_PERMISSION_INSUFFICIENT':
     case 'ERR_RECORD_PROTECTED':
       return DOIP_STATUS.unauthorized;
+    // 104 also for a missing element: Retrieve names the element as part of the object it targets.
     case 'ERR_HANDLE_NOT_FOUND':
     case 'ERR_HANDLE_DELETED':
     case 'ERR_DOIP_NOT_AN_OBJECT':
@@ -152,7 +175,16 @@ export function statusForError(code: ErrorCode): DoipStatus {
       return DOIP_STATUS.notFound;
     case 'ERR_HANDLE_EXISTS':
       return DOIP_STATUS.exists;
+    // Any operation but the basic ones is an extended operation; Cairn declines those it lacks.
     case 'ERR_DOIP_OPERATION_UNKNOWN':
+      return DOIP_STATUS.declined;
+    // A write sent to a read-only mirror. The request is valid (it would succeed at the primary),
+    // so not 101; no credential would change the answer, so neither 102 nor 103. The service
+    // declines to execute it, which is what 200 says, although the specification words 200 for
+    // extended operations; 500 ("other") would read as a fault of the service. Handle.Net answers
+    // the same situation with its own code, 301 (RC_SERVER_NOT_RESP, "not a primary server"),
+    // which Cairn's Handle REST paths keep; the output names the primary to write to instead.
+    case 'ERR_MIRROR_READ_ONLY':
       return DOIP_STATUS.declined;
   }
   return ERRORS[code].status >= 500 ? DOIP_STATUS.error : DOIP_STATUS.invalid;

@@ -11,6 +11,7 @@ import {
   QueryInvalid,
 } from '../errors.js';
 import { requirePermission, type Principal } from '../families/doa/authorize.js';
+import { passwordLogin } from '../families/doa/guarded-login.js';
 import type { HandleService } from '../families/doa/handle-service.js';
 import { tombstoneJson } from '../families/doa/views.js';
 import { foldHandleCase, parseHandle, prefixHandle } from '../ids/handle.js';
@@ -46,6 +47,8 @@ export interface DoipContext {
   readonly credentialsAllowed: boolean;
   /** A principal the transport authenticated already (HTTP Basic). */
   readonly principal?: Principal;
+  /** The client's address, for the failed-login budget (src/families/doa/login-limiter.ts). */
+  readonly address?: string;
 }
 
 /** A result page may hold every match only up to this many (`pageSize` absent or negative). */
@@ -157,7 +160,7 @@ export class DoipService {
     if (username !== undefined && req.clientId !== undefined && username !== req.clientId) throw new AuthFailed('clientId and authentication.username name different identities');
     const identity = req.clientId ?? username;
     if (identity === undefined) throw new AuthFailed('"clientId" must name the identity, index:handle (e.g. 300:0.NA/20.5000)');
-    return this.handles.authenticate(identity, auth.password);
+    return passwordLogin(this.handles, ctx.address, identity, auth.password);
   }
 
   private required(who: Principal | undefined): Principal {

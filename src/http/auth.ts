@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { AuthFailed, AuthInsecureTransport, AuthRequired } from '../errors.js';
+import { AuthFailed, AuthInsecureTransport, AuthRateLimited, AuthRequired } from '../errors.js';
 import type { Principal } from '../families/doa/authorize.js';
 import { parseHandleAuthorization, splitAuthorization, type HandleAuthorization } from '../families/doa/challenge.js';
+import { challengeLogin, passwordLogin } from '../families/doa/guarded-login.js';
 import type { HandleService } from '../families/doa/handle-service.js';
 import { sessionStoreFor, type Session } from '../families/doa/sessions.js';
 
@@ -29,7 +30,9 @@ export function requireSecureTransport(req: FastifyRequest): void {
  * - `Authorization: Handle sessionId="…"` naming an authenticated session, or the same with a signed
  *   answer to the session's nonce (`id`, `type`, `cnonce`, `alg`, `signature`), which
  *   authenticates the session on the way (src/families/doa/challenge.ts has the grammar).
- * Credentials over plain HTTP are accepted only from loopback.
+ * Credentials over plain HTTP are accepted only from loopback. Failed logins are budgeted per
+ * client address and identity (src/families/doa/login-limiter.ts): past the budget, 429
+ * ERR_AUTH_RATE_LIMITED with `Retry-After`, and no secret is checked.
  */
 export async function requirePrincipal(req: FastifyRequest, handles: HandleService): Promise<Principal> {
   const header = req.headers.authorization;
@@ -38,12 +41,12 @@ export async function requirePrincipal(req: FastifyRequest, handles: HandleServi
   }
   requireSecureTransport(req);
   const { scheme, rest } = splitAuthorization(header);
-  if (scheme === 'handle') return handlePrincipal(parseHandleAuthorization(rest), handles);
-  return basicPrincipal(header, handles);
+  if (scheme === 'handle') return handlePrincipal(parseHandleAuthorization(rest), handles, req.ip);
+  return basicPrincipal(header, handles, req.ip);
 }
 
 /** HTTP Basic against an HS_SECKEY value (any other scheme is ERR_AUTH_FAILED). */
-export async function basicPrincipal(header: string, handles: HandleService): Promise<Principal> {
+export async function basicPrincipal(header: string, handles: HandleService, address: string | undefined): Promise<Principal> {
   const m = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
   if (!m) throw new AuthFailed('Authorization must be HTTP Basic or Handle');
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -55,15 +58,15 @@ export async function basicPrincipal(header: string, handles: HandleService): Pr
   } catch {
     throw new AuthFailed('Basic user name is not valid percent-encoding');
   }
-  return handles.authenticate(user, decoded.slice(colon + 1));
+  return passwordLogin(handles, address, user, decoded.slice(colon + 1));
 }
 
-function handlePrincipal(auth: HandleAuthorization, handles: HandleService): Principal {
+function handlePrincipal(auth: HandleAuthorization, handles: HandleService, address: string | undefined): Principal {
   // `Authorization: Handle` (or `Handle version="0"`) alone asks for a challenge.
   if (auth.sessionId === undefined) throw new AuthRequired('Authorization: Handle needs sessionId="…": answer the WWW-Authenticate challenge, or open a session with POST /api/sessions');
   const store = sessionStoreFor(handles);
   const session = store.find(auth.sessionId);
-  return auth.answer ? store.answer(session, auth.answer, handles) : store.principal(session, handles);
+  return auth.answer ? challengeLogin(handles, session, auth.answer, address) : store.principal(session, handles);
 }
 
 /** `WWW-Authenticate: Handle sessionId="…", nonce="…"`, Handle.Net's challenge. */
@@ -85,11 +88,17 @@ function offersHandleChallenge(req: FastifyRequest): boolean {
 }
 
 /**
- * Answers 401s with a fresh session's challenge (`WWW-Authenticate: Handle …`) before Basic's;
- * register before the routes so every scope inherits it.
+ * Answers 401s with a fresh session's challenge (`WWW-Authenticate: Handle …`) before Basic's,
+ * and adds `Retry-After` to refused logins (429 ERR_AUTH_RATE_LIMITED); register before the
+ * routes so every scope inherits it.
  */
 export function registerHandleChallenge(app: FastifyInstance, handles: HandleService): void {
   // Callback style: no promise per response on the read path.
+  app.addHook('onError', (_req, reply, error, done) => {
+    const seconds = error instanceof AuthRateLimited ? error.details?.retryAfterSeconds : undefined;
+    if (typeof seconds === 'number') reply.header('retry-after', String(seconds));
+    done();
+  });
   app.addHook('onSend', (req, reply, payload, done) => {
     if (reply.statusCode === 401 && offersHandleChallenge(req)) {
       reply.header('www-authenticate', [handleChallenge(sessionStoreFor(handles).open()), BASIC_CHALLENGE]);

@@ -5,10 +5,13 @@ import { ConfigInvalid } from '../errors.js';
 import { HandleService } from '../families/doa/handle-service.js';
 import { ItsService } from '../families/its/its-service.js';
 import { OidService, type OidChange } from '../families/oid/oid-service.js';
+import type { Principal } from '../families/doa/authorize.js';
 import { prefixHandle } from '../ids/handle.js';
+import { parseOid } from '../ids/oid.js';
 import { KEY_INDEX, type Service } from '../service/bootstrap.js';
 import { openStore } from '../store/open.js';
 import type { RecordStore } from '../store/store.js';
+import { withMirroredConfidential } from './oid-confidential.js';
 import { PrimaryKeys } from './primary-keys.js';
 
 /** What a mirror keeps about its primary in the store's meta, committed with the records it applies. */
@@ -44,6 +47,14 @@ export const JWKS_META = 'mirrorJwks';
  */
 export class MirroredOids extends OidService {
   private readonly mirrored = new Set<(change: OidChange) => void>();
+
+  /** The primary's view, with `confidential` as far as the mirror can tell (src/mirror/oid-confidential.ts). */
+  override view(text: string, who?: Principal): ReturnType<OidService['view']> {
+    const view = super.view(text, who);
+    const record = this.find(parseOid(text));
+    // The view only ever leaves as JSON; OidService's type has no room for "unknown" (null) yet.
+    return (record ? withMirroredConfidential(view, record) : view) as ReturnType<OidService['view']>;
+  }
 
   override onChange(listener: (change: OidChange) => void): () => void {
     this.mirrored.add(listener);

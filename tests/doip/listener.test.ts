@@ -5,8 +5,9 @@ import { startDoipListener, type DoipListener } from '../../src/doip/listener.js
 import { parseResponse, type ParsedResponse } from '../../src/doip/message.js';
 import { doipFor } from '../../src/doip/operations.js';
 import { SegmentParser, type DoipSegment } from '../../src/doip/segments.js';
+import { parseHandle } from '../../src/ids/handle.js';
 import { loadOrCreateDevCertificate } from '../../src/service/tls-cert.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { ADMIN_IDENTITY, ADMIN_SECRET, startTestService, type TestService } from '../helpers/service.js';
 
 /**
  * Bad input on the TLS listener: each gets a precise answer (when there is anyone to answer) and a
@@ -160,6 +161,25 @@ describe('clients that say too much or say it wrong', () => {
     c.socket.write('#\n' + hello);
     await c.closed;
     expect(c.responses.map((r) => (r.output as { code?: string } | undefined)?.code ?? r.status)).toEqual(['ERR_DOIP_REQUEST_INVALID', '0.DOIP/Status.001']);
+  });
+
+  // An authenticated Create that would store an object if its message were whole: each malformed
+  // form is answered with its code, and the store does not move.
+  const create = JSON.stringify({ clientId: ADMIN_IDENTITY, authentication: { password: ADMIN_SECRET }, targetId: 'service', operationId: '0.DOIP/Op.Create' });
+  const object = '{"id":"20.5000/never-stored","type":"T","elements":[{"id":"e"}]}\n#\n{"id":"e"}\n#\n';
+  it.each([
+    ['a missing terminator', `${create}\n#\n${object}@\n3\nabc\n#\n`, 'ERR_DOIP_MESSAGE_INVALID'],
+    ['a chunk length that lies', `${create}\n#\n${object}@\n2\nabc\n#\n#\n`, 'ERR_DOIP_MESSAGE_INVALID'],
+    ['an unterminated bytes segment', `${create}\n#\n${object}@\n3\nabc\n`, 'ERR_DOIP_MESSAGE_INVALID'],
+    ['a 100 MiB segment', `${create}\n#\n${object}@\n${100 * 1024 * 1024}\n`, 'ERR_DOIP_MESSAGE_TOO_LARGE'],
+  ])('stores nothing for an authenticated Create with %s', async (_what, message, code) => {
+    const seq = t.service.store.lastSeq;
+    const c = await open();
+    c.socket.end(message);
+    await c.closed;
+    expect(c.responses[0]).toMatchObject({ status: '0.DOIP/Status.101', output: { code } });
+    expect(t.service.store.lastSeq).toBe(seq);
+    expect(t.service.handles.findRecord(parseHandle('20.5000/never-stored'))).toBeUndefined();
   });
 
   it('keeps serving other clients through all of it', async () => {

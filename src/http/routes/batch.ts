@@ -208,7 +208,7 @@ export function batchRoutes(app: FastifyInstance, service: Service): void {
         },
         response: {
           200: { type: 'object', additionalProperties: true },
-          ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415, 422),
+          ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415, 422, 429),
         },
       },
     },

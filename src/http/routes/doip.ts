@@ -130,13 +130,15 @@ export function doipRoutes(app: FastifyInstance, service: Service): void {
           }
           const principal = req.headers.authorization ? await requirePrincipal(req, service.handles) : undefined;
           const credentialsAllowed = req.protocol === 'https' || isLoopback(req.socket.remoteAddress);
-          const outcome = await doip.execute(request, { credentialsAllowed, ...(principal ? { principal } : {}) });
+          const outcome = await doip.execute(request, { credentialsAllowed, address: req.ip, ...(principal ? { principal } : {}) });
           reply.header('doip-response', JSON.stringify({ status: DOIP_STATUS.success, ...(requestId !== undefined ? { requestId } : {}) }));
           return render(reply, outcome);
         } catch (e) {
           if (!(e instanceof CairnError)) req.log.error({ err: e }, 'DOIP request failed');
           const error = toCairnError(e);
           reply.header('doip-response', JSON.stringify({ status: statusForError(error.code), ...(requestId !== undefined ? { requestId } : {}) }));
+          const retryAfter = error.code === 'ERR_AUTH_RATE_LIMITED' ? error.details?.retryAfterSeconds : undefined;
+          if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
           return sendError(req, reply, error);
         }
       },

@@ -81,7 +81,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
             auth: { type: 'string', description: 'true: authenticate and include admin-readable values (never cached)' },
           },
         },
-        response: { 200: handleRecord, 304: { type: 'null', description: 'Not Modified: If-None-Match matched the ETag' }, ...errorsFor(handleError, 400, 401, 403, 404, 410) },
+        response: { 200: handleRecord, 304: { type: 'null', description: 'Not Modified: If-None-Match matched the ETag' }, ...errorsFor(handleError, 400, 401, 403, 404, 410, 429) },
       },
     },
     async (req, reply) => {
@@ -123,7 +123,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
         tags: ['handles'],
         params: wildcard,
         body: { anyOf: [{ type: 'array' }, { type: 'object' }] },
-        response: { 200: handleAck, 201: handleAck, ...errorsFor(handleError, 400, 401, 403, 404, 409, 410, 413, 415) },
+        response: { 200: handleAck, 201: handleAck, ...errorsFor(handleError, 400, 401, 403, 404, 409, 410, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -149,7 +149,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
         summary: 'Tombstone a handle, or remove values (index=N)',
         tags: ['handles'],
         params: wildcard,
-        response: { 200: handleAck, ...errorsFor(handleError, 400, 401, 403, 404, 410) },
+        response: { 200: handleAck, ...errorsFor(handleError, 400, 401, 403, 404, 410, 429) },
       },
     },
     async (req, reply) => {
@@ -174,7 +174,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
         summary: 'List the handles under a prefix (needs LIST_HANDLES)',
         tags: ['handles'],
         querystring: { type: 'object', properties: { prefix: { type: 'string' }, page: { type: 'string' }, pageSize: { type: 'string' } } },
-        response: { 200: { type: 'object', additionalProperties: true }, ...errorsFor(handleError, 400, 401, 403) },
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorsFor(handleError, 400, 401, 403, 429) },
       },
     },
     async (req, reply) => {
@@ -194,7 +194,7 @@ export function handleRoutes(app: FastifyInstance, handles: HandleService): void
       schema: {
         summary: 'List the prefixes served here',
         tags: ['handles'],
-        response: { 200: { type: 'object', additionalProperties: true }, ...errorsFor(handleError, 401, 403) },
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorsFor(handleError, 401, 403, 429) },
       },
     },
     async (req, reply) => reply.send(await handles.prefixes(await requirePrincipal(req, handles))),

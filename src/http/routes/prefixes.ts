@@ -40,7 +40,7 @@ export function prefixRoutes(app: FastifyInstance, handles: HandleService): void
             },
             additionalProperties: true,
           },
-          ...errorsFor(handleError, 400, 401, 403, 409, 413, 415),
+          ...errorsFor(handleError, 400, 401, 403, 409, 413, 415, 429),
         },
       },
     },

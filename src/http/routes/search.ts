@@ -48,7 +48,7 @@ export async function searchRoutes(app: FastifyInstance, service: Service): Prom
             pageSize: { type: 'string', description: `1-${MAX_PAGE_SIZE}, default 100` },
           },
         },
-        response: { 200: { type: 'object', additionalProperties: true }, ...errorsFor(problem, 400, 401, 403) },
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorsFor(problem, 400, 401, 403, 429) },
       },
       validatorCompiler: () => () => true,
     },

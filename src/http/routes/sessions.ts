@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AuthHeaderInvalid, AuthRequired, AuthSessionUnknown, BodyInvalid } from '../../errors.js';
 import { handleAuthorizationFromParams, parseHandleAuthorization, splitAuthorization, type HandleAuthorization } from '../../families/doa/challenge.js';
+import { challengeLogin } from '../../families/doa/guarded-login.js';
 import type { HandleService } from '../../families/doa/handle-service.js';
 import { sessionStoreFor } from '../../families/doa/sessions.js';
 import { basicPrincipal, requireSecureTransport } from '../auth.js';
@@ -57,7 +58,7 @@ export function sessionRoutes(app: FastifyInstance, handles: HandleService): voi
       schema: {
         summary: 'Open a session: answers {sessionId, nonce}; with HTTP Basic credentials the session is authenticated at once',
         tags: ['sessions'],
-        response: { 200: sessionStatus, ...errors(400, 401, 403) },
+        response: { 200: sessionStatus, ...errors(400, 401, 403, 429) },
       },
     },
     async (req, reply) => {
@@ -67,7 +68,7 @@ export function sessionRoutes(app: FastifyInstance, handles: HandleService): voi
       if (header) {
         const { scheme, rest } = splitAuthorization(header);
         if (scheme !== 'handle') {
-          const principal = await basicPrincipal(header, handles);
+          const principal = await basicPrincipal(header, handles, req.ip);
           return reply.send(store.status(store.openAuthenticated(principal, 'HS_SECKEY', handles)));
         }
         // `Authorization: Handle version="0"` is what some clients send here; anything more is misplaced.
@@ -87,7 +88,7 @@ export function sessionRoutes(app: FastifyInstance, handles: HandleService): voi
       schema: {
         summary: 'Status of the session named by Authorization: Handle sessionId="…"',
         tags: ['sessions'],
-        response: { 200: sessionStatus, ...errors(400, 401, 403) },
+        response: { 200: sessionStatus, ...errors(400, 401, 403, 429) },
       },
     },
     async (req, reply) => {
@@ -96,7 +97,7 @@ export function sessionRoutes(app: FastifyInstance, handles: HandleService): voi
       if (auth.sessionId === undefined) throw nameTheSession();
       const store = sessionStoreFor(handles);
       const session = store.find(auth.sessionId);
-      if (auth.answer) store.answer(session, auth.answer, handles);
+      if (auth.answer) challengeLogin(handles, session, auth.answer, req.ip);
       else if (session.principal) store.principal(session, handles); // still valid? (and restarts the idle timeout)
       return reply.send(store.status(session));
     },
@@ -108,7 +109,7 @@ export function sessionRoutes(app: FastifyInstance, handles: HandleService): voi
     schema: {
       summary: 'Authenticate the session: Authorization: Handle sessionId, id, type, cnonce, alg, signature (or those fields as a JSON body); POST counts as PUT',
       tags: ['sessions'],
-      response: { 200: sessionStatus, ...errors(400, 401, 403, 415) },
+      response: { 200: sessionStatus, ...errors(400, 401, 403, 415, 429) },
     },
     handler: async (req, reply) => {
       requireSecureTransport(req);
@@ -117,7 +118,7 @@ export function sessionRoutes(app: FastifyInstance, handles: HandleService): voi
       const store = sessionStoreFor(handles);
       const session = store.find(auth.sessionId);
       if (!auth.answer) throw new AuthHeaderInvalid('Authenticating a session needs id, type, cnonce, alg and signature next to sessionId');
-      store.answer(session, auth.answer, handles);
+      challengeLogin(handles, session, auth.answer, req.ip);
       return reply.send(store.status(session));
     },
   });
