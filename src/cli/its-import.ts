@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config.js';
-import { CairnError, ImportLineInvalid, ItsCodeUnknown, ItsIdInvalid, ItsIssuerNotFound, ItsSignInvalid } from '../errors.js';
+import { CairnError, ItsCodeUnknown, ItsIdInvalid, ItsIssuerNotFound, ItsSignInvalid } from '../errors.js';
 import type { Principal } from '../families/doa/authorize.js';
 import { parseIdentity } from '../families/doa/identity.js';
 import { checkCatalogue, findCatalogueEntry } from '../families/its/catalogue.js';
@@ -12,6 +11,7 @@ import { osmSignType, parseTrafficSign, TrafficSignSyntaxError, type OsmSign, ty
 import { prefixHandle } from '../ids/handle.js';
 import { formatItsSignId, formatItsSignType, parseItsSignId, type ItsKind, type ItsSignType } from '../ids/its-sign.js';
 import { ADMIN_INDEX, startService, type Service } from '../service/bootstrap.js';
+import { countFeatures, readFeatures } from './geojson-features.js';
 
 /**
  * `cairn its import FILE.geojson [--issuer CC.authority]` (issue 5): loads road signs from a
@@ -49,6 +49,11 @@ import { ADMIN_INDEX, startService, type Service } from '../service/bootstrap.js
  * the line it starts on, `code` = the Cairn error code, `field`, and for a `traffic_sign` the
  * parser's `reason`) and the import goes on. A file that is not JSON, or not a FeatureCollection,
  * stops it before anything is written (ERR_IMPORT_LINE_INVALID, exit 65).
+ *
+ * The file is streamed (geojson-features.ts): read twice in chunks, once to check it and count
+ * its features, once to import them, holding one feature at a time, so a large file does not
+ * need memory of its size. What grows with the file is the set of posts seen (for the check
+ * that no post appears twice): one short alias per feature.
  */
 
 export interface ItsImportOptions {
@@ -120,9 +125,9 @@ const own = (o: Json, key: string): unknown => (Object.hasOwn(o, key) ? o[key] :
 
 export async function importItsFile(config: Config, file: string, opts: ItsImportOptions): Promise<ItsImportResult> {
   const path = resolve(file);
-  const text = readFileSync(path, 'utf8');
-  const features = parseFeatureCollection(text, path);
-  const lines = featureLines(text);
+  // A first pass checks the whole file and counts its features (for the progress bar) before
+  // anything is written; the second imports them. Both read it in chunks: memory stays bounded.
+  const total = await countFeatures(path);
   const defaultIssuer = opts.issuer === undefined ? undefined : parseIssuer(opts.issuer);
   const started = process.hrtime.bigint();
   const service = await startService(config);
@@ -134,10 +139,11 @@ export async function importItsFile(config: Config, file: string, opts: ItsImpor
     const totals = { created: 0, updated: 0, unchanged: 0 };
     const rejected: ItsImportRejection[] = [];
     const posts = new Map<string, number>();
-    const progress = new Progress(opts.progress, features.length);
-    for (let i = 0; i < features.length; i++) {
+    const progress = new Progress(opts.progress, total);
+    let seen = 0;
+    for await (const { index: i, line, value } of readFeatures(path)) {
       try {
-        const plan = planFeature(features[i], defaultIssuer, service);
+        const plan = planFeature(value, defaultIssuer, service);
         const first = posts.get(plan.post);
         if (first !== undefined) throw new ItsSignInvalid(`feature ${i} is the same post (${plan.post}) as feature ${first}`, { field: 'id' });
         posts.set(plan.post, i);
@@ -146,103 +152,22 @@ export async function importItsFile(config: Config, file: string, opts: ItsImpor
         totals.updated += outcome.updated;
         totals.unchanged += outcome.unchanged;
       } catch (e) {
-        const r = rejection(e, i, lines[i] ?? 1);
+        const r = rejection(e, i, line);
         rejected.push(r);
         progress.message(`cairn its import: feature ${r.feature} (line ${r.line}): ${r.code}: ${r.message}`);
       }
-      progress.tick(i + 1);
+      seen = i + 1;
+      progress.tick(seen);
     }
     progress.done();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { file: path, features: features.length, ...totals, rejected, seconds };
+    return { file: path, features: seen, ...totals, rejected, seconds };
   } finally {
     await service.close();
   }
 }
 
 // ---- the file ---------------------------------------------------------------------------------
-
-function lineAt(text: string, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
-  return line;
-}
-
-/** The `features` array, or ERR_IMPORT_LINE_INVALID (exit 65) when the file is not a FeatureCollection. */
-function parseFeatureCollection(text: string, path: string): unknown[] {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    const position = /position (\d+)/.exec((e as Error).message)?.[1];
-    const line = position === undefined ? undefined : lineAt(text, Number(position));
-    throw new ImportLineInvalid(`${path} is not GeoJSON: not JSON${line === undefined ? '' : ` (line ${line})`}`, line === undefined ? {} : { line });
-  }
-  if (!isObject(doc) || own(doc, 'type') !== 'FeatureCollection' || !Array.isArray(own(doc, 'features'))) {
-    throw new ImportLineInvalid(`${path} is not a GeoJSON FeatureCollection: expected {"type": "FeatureCollection", "features": [...]}`);
-  }
-  return own(doc, 'features') as unknown[];
-}
-
-/**
- * The line on which each element of the top-level `features` array starts. The text is valid
- * JSON (parsed before), so a scan of strings and brackets is enough.
- */
-export function featureLines(text: string): number[] {
-  const out: number[] = [];
-  const stack: string[] = [];
-  let line = 1;
-  let key: string | undefined;
-  let expectKey = false;
-  let featuresDepth = -1;
-  let pending = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (ch === '\n') {
-      line++;
-      continue;
-    }
-    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\uFEFF') continue;
-    if (pending && stack.length === featuresDepth && ch !== ']' && ch !== ',') {
-      out.push(line);
-      pending = false;
-    }
-    switch (ch) {
-      case '"': {
-        let j = i + 1;
-        while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-        if (stack.length === 1 && expectKey) {
-          key = JSON.parse(text.slice(i, j + 1)) as string;
-          expectKey = false;
-        }
-        i = j;
-        break;
-      }
-      case '{':
-      case '[':
-        if (ch === '[' && stack.length === 1 && key === 'features' && featuresDepth < 0) {
-          featuresDepth = 2;
-          pending = true;
-        }
-        stack.push(ch);
-        if (ch === '{' && stack.length === 1) expectKey = true;
-        break;
-      case '}':
-      case ']':
-        stack.pop();
-        if (stack.length < featuresDepth) featuresDepth = -Infinity; // the first `features` only
-        break;
-      case ',':
-        if (stack.length === 1) expectKey = true;
-        if (stack.length === featuresDepth) pending = true;
-        break;
-      case ':':
-        if (stack.length === 1) expectKey = false;
-        break;
-    }
-  }
-  return out;
-}
 
 // ---- one feature ------------------------------------------------------------------------------
 

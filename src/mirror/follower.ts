@@ -4,8 +4,11 @@ import type { StoredRecord } from '../records/record.js';
 import { foldHandleCase, isHomed, parseHandle } from '../ids/handle.js';
 import { parseOid, type Oid } from '../ids/oid.js';
 import { oidRecordKey } from '../families/oid/oid-service.js';
+import { parseIssuer } from '../families/its/its-service.js';
+import { ITS_ISSUER_ID, itsIssuerRecordKey, itsSignRecordKey } from '../families/its/its-storage.js';
+import { parseItsSignId } from '../ids/its-sign.js';
 import type { RecordWrite } from '../store/store.js';
-import { handleWrite, oidWrite } from './apply.js';
+import { handleWrite, itsWrite, oidWrite } from './apply.js';
 import { PrimaryUnavailable, type FeedEntry, type Primary } from './primary.js';
 import type { MirrorService, MirrorState, RejectedEntry } from './service.js';
 import { JWKS_META, STATE_META } from './service.js';
@@ -60,8 +63,9 @@ const KEYS_MAX_AGE_MS = 300_000;
  * that a mirror cannot rebuild from the public view (see README "Mirrors"), and one such record
  * must not freeze every mirror.
  *
- * ITS records (`hdl:its:` and `hdl:its-issuer:` in the feed) are not copied: the primary publishes
- * no history for them. They are counted and passed over.
+ * ITS signs and issuers (`its:…` and `its-issuer:…` in the feed) are copied like the rest, from
+ * `/api/history/its:…`. Primaries from before ITS history was published name them `hdl:its:…`
+ * and serve no history for them: those entries are counted as unsupported and passed over.
  */
 export class MirrorFollower {
   private state: MirrorState;
@@ -306,6 +310,7 @@ export class MirrorFollower {
       const oid = parseOid(record.id);
       return { write: oidWrite(oid, record, previous), oid };
     }
+    if (target.family === 'its') return { write: itsWrite(record, previous) };
     return { write: handleWrite(record, previous) };
   }
 
@@ -356,7 +361,7 @@ export class MirrorFollower {
     metric('cairn_mirror_applied_total', 'counter', 'Record versions verified and stored since start.', this.counters.applied);
     metric('cairn_mirror_verification_failures_total', 'counter', 'Attempts at feed entries that failed verification since start (each retry counts).', this.counters.verificationFailures);
     metric('cairn_mirror_rejected_total', 'counter', 'Feed entries given up after every attempt failed verification; their records were not stored.', s.rejectedTotal);
-    metric('cairn_mirror_unsupported_total', 'counter', 'Feed entries of families a mirror does not copy (ITS).', s.unsupportedTotal);
+    metric('cairn_mirror_unsupported_total', 'counter', 'Feed entries a mirror does not copy (ITS records named hdl:its: by primaries that publish no ITS history).', s.unsupportedTotal);
     metric('cairn_mirror_fetch_errors_total', 'counter', 'Polls that could not read the primary since start.', this.counters.fetchErrors);
     metric('cairn_mirror_retrying', 'gauge', '1 while the follower is stopped at a rejected entry, retrying it.', this.failing ? 1 : 0);
     metric('cairn_mirror_halted', 'gauge', '1 when the follower stopped for good (the primary does not serve the configured prefix).', this.halted !== undefined ? 1 : 0);
@@ -371,6 +376,8 @@ export class MirrorFollower {
  */
 export function targetOf(id: string, prefix: string): Target | 'unsupported' {
   if (/^hdl:its(-issuer)?:/i.test(id)) return 'unsupported';
+  if (id.startsWith(ITS_ISSUER_ID)) return itsIssuerTarget(id);
+  if (id.startsWith('its:')) return itsSignTarget(id);
   if (id.startsWith('urn:oid:')) {
     let oid: Oid;
     try {
@@ -394,4 +401,33 @@ export function targetOf(id: string, prefix: string): Target | 'unsupported' {
     return { family: 'handle', key, idFromSub: (s) => (foldHandleCase(s) === key ? s : undefined) };
   }
   throw new MirrorFeedInvalid(`The feed names ${id}, an identifier of no family a mirror copies`);
+}
+
+/** A sign: its identity names the record; each version's `sub` is its id with that version's type. */
+function itsSignTarget(id: string): Target {
+  let key: string;
+  try {
+    key = itsSignRecordKey(parseItsSignId(id));
+  } catch (e) {
+    throw new MirrorFeedInvalid(`The feed names ${id}, which is no ITS sign identifier`, { cause: e instanceof CairnError ? e.code : undefined });
+  }
+  const idFromSub = (sub: string): string | undefined => {
+    try {
+      return sub.startsWith('its:') && itsSignRecordKey(parseItsSignId(sub)) === key ? sub : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { family: 'its', key, idFromSub };
+}
+
+/** An issuer record: `its-issuer:<CC>.<authority>`, signed with exactly that `sub`. */
+function itsIssuerTarget(id: string): Target {
+  let key: string;
+  try {
+    key = itsIssuerRecordKey(parseIssuer(id.slice(ITS_ISSUER_ID.length)));
+  } catch (e) {
+    throw new MirrorFeedInvalid(`The feed names ${id}, which is no ITS issuer`, { cause: e instanceof CairnError ? e.code : undefined });
+  }
+  return { family: 'its', key, idFromSub: (sub) => (sub === id ? sub : undefined) };
 }

@@ -43,8 +43,8 @@ export interface HistoryDoc {
 
 /** The record a feed entry names, as the mirror stores it. */
 export interface Target {
-  readonly family: Extract<Family, 'handle' | 'oid'>;
-  /** Store key (case-folded handle, or `oid:<OidKey>`). */
+  readonly family: Family;
+  /** Store key (case-folded handle, `oid:<OidKey>`, `its:<identity key>` or `its-issuer:<issuer key>`). */
   readonly key: string;
   /** The record's id for this key from a signature's `sub`, or undefined when `sub` is not this record. */
   idFromSub(sub: string): string | undefined;

@@ -1,10 +1,18 @@
 import { objectType } from '../doip/objects.js';
 import { typeTerm } from '../doip/type-index.js';
 import { valueIndexTerms } from '../families/doa/reverse-index.js';
-import { renderHandleView, tombstoneJson } from '../families/doa/views.js';
-import { geohash } from '../families/its/geo.js';
-import { renderSignView, valuesToSign } from '../families/its/its-record.js';
-import { itsIssuerRecordKey, itsSignRecordKey, parseIssuer, renderIssuerView } from '../families/its/its-service.js';
+import { renderHandleView } from '../families/doa/views.js';
+import { parseIssuer } from '../families/its/its-service.js';
+import {
+  ITS_INDEX,
+  ITS_ISSUER_ID,
+  itsCurrentIndexTerms,
+  itsEverIndexTerms,
+  itsIssuerRecordKey,
+  itsIssuerWrite,
+  itsSignRecordKey,
+  itsSignStoredView,
+} from '../families/its/its-storage.js';
 import { oidIndexTerms, oidRecordKey, oidStoredView } from '../families/oid/oid-service.js';
 import { decodeItem, itemAliasTerms } from '../families/products/product-record.js';
 import { foldHandleCase, parseHandle } from '../ids/handle.js';
@@ -22,8 +30,6 @@ import { SEP } from '../store/store.js';
  */
 
 export type RecordKind = 'handle' | 'oid' | 'its-sign' | 'its-issuer';
-
-const ITS_ISSUER_ID = 'its-issuer:';
 
 export function recordKind(record: StoredRecord): RecordKind {
   if (record.family === 'oid') return 'oid';
@@ -59,11 +65,9 @@ export function storedView(record: StoredRecord): { status: number; body: Buffer
     case 'oid':
       return oidStoredView(parseOid(record.id), record);
     case 'its-issuer':
-      return { status: 200, body: Buffer.from(JSON.stringify(renderIssuerView(parseIssuer(record.id.slice(ITS_ISSUER_ID.length)), record, undefined))) };
+      return itsIssuerWrite(parseIssuer(record.id.slice(ITS_ISSUER_ID.length)), record, undefined).view;
     case 'its-sign':
-      return record.status === 'active'
-        ? { status: 200, body: Buffer.from(JSON.stringify(renderSignView(parseItsSignId(record.id), record))) }
-        : { status: 410, body: Buffer.from(JSON.stringify({ id: record.id, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
+      return itsSignStoredView(parseItsSignId(record.id), record);
   }
 }
 
@@ -91,10 +95,10 @@ export const CURRENT_INDEX_NAMES: ReadonlySet<string> = new Set([
   'oidactive', // OidService: every active arc
   'oidlabel', // OidService: labels among siblings
   'oiddlt', // OidService: Y.4476 ledger transactions
-  'itsgeo', // ItsService: where an active sign stands
-  'itsalias', // ItsService: an active sign's aliases
+  ITS_INDEX.geo, // ItsService: where an active sign stands
+  ITS_INDEX.alias, // ItsService: an active sign's aliases
 ]);
-export const EVER_INDEX_NAMES: ReadonlySet<string> = new Set(['itsgeoh', 'itsaliash']);
+export const EVER_INDEX_NAMES: ReadonlySet<string> = new Set([ITS_INDEX.geoEver, ITS_INDEX.aliasEver]);
 export const DOIP_INDEX_NAMES: ReadonlySet<string> = new Set(['doiptype', 'doipkey']);
 /** The meta entry holding the change-log position the DOIP type index has folded in (type-index.ts). */
 export const DOIP_POSITION_META = 'doipIndexedSeq';
@@ -128,21 +132,16 @@ export function currentIndexTerms(record: StoredRecord): string[] {
     }
     case 'oid':
       return oidIndexTerms(parseOid(record.id), record);
-    case 'its-sign': {
-      // ItsService.write `current`.
-      const { sign } = valuesToSign(record.values);
-      return [`itsgeo${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `itsalias${SEP}${a}`)];
-    }
+    case 'its-sign':
+      return itsCurrentIndexTerms(record);
     case 'its-issuer':
       return [];
   }
 }
 
-/** The `ever` terms one version of a sign adds (ItsService.write `ever`); the index holds those of every version. */
+/** The `ever` terms one version of a sign adds (its-storage.ts); the index holds those of every version. */
 export function everIndexTerms(record: StoredRecord): string[] {
-  if (record.status !== 'active' || recordKind(record) !== 'its-sign') return [];
-  const { sign } = valuesToSign(record.values);
-  return [`itsgeoh${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `itsaliash${SEP}${a}`)];
+  return recordKind(record) === 'its-sign' ? itsEverIndexTerms(record) : [];
 }
 
 /** The DOIP type index entries of a handle record (type-index.ts): `[term, value]` pairs. */

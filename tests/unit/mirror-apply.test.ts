@@ -134,6 +134,13 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+
+/**
+ * A mirror cannot tell an arc without a registrant from one whose registrant is confidential
+ * (src/mirror/oid-confidential.ts), so it answers `"confidential":null` where the primary says
+ * `false`; no arc here is confidential (tests/unit/mirror-confidential.test.ts covers those).
+ */
+const asOnPrimary = (text: string | undefined): string | undefined => text?.replaceAll('"confidential":null', '"confidential":false');
 describe('a mirror following a primary', () => {
   let follower: MirrorFollower;
   let source: InjectPrimary;
@@ -144,26 +151,22 @@ describe('a mirror following a primary', () => {
     await follow(follower);
   });
 
-  it('reaches the primary\'s change-log position, passing over ITS records', async () => {
+  it('reaches the primary\'s change-log position, copying ITS records too', async () => {
     const state = await mirror.service.store.getMeta<MirrorState>(STATE_META);
-    expect(state).toMatchObject({ primary: 'http://primary.test', cursor: primary.service.store.lastSeq, rejectedTotal: 0, unsupportedTotal: 1 });
+    expect(state).toMatchObject({ primary: 'http://primary.test', cursor: primary.service.store.lastSeq, rejectedTotal: 0, unsupportedTotal: 0 });
     expect(follower.status()).toMatchObject({ state: 'following', behind: 0, rejectedTotal: 0 });
     expect(lines.filter((l) => l.level !== 'info')).toEqual([]);
   });
 
-  it('holds every handle and OID record as the primary does, minus what only admins may read', async () => {
+  it('holds every handle, OID and ITS record as the primary does, minus what only admins may read', async () => {
     const keys = new Set<string>();
     for await (const [key, record] of primary.service.store.allRecords()) {
-      if (record.family === 'its') {
-        expect(mirror.service.store.findRecord(key)).toBeUndefined();
-        continue;
-      }
       keys.add(key);
       expect(mirror.service.store.findRecord(key), key).toEqual(publicPart(record));
-      expect(mirror.service.store.storedView(key)?.toString('utf8'), key).toBe(primary.service.store.storedView(key)?.toString('utf8'));
+      expect(asOnPrimary(mirror.service.store.storedView(key)?.toString('utf8')), key).toBe(primary.service.store.storedView(key)?.toString('utf8'));
       expect((await mirror.service.store.historyOf(key)).map(publicPart), key).toEqual((await primary.service.store.historyOf(key)).map(publicPart));
     }
-    expect(keys.size).toBeGreaterThanOrEqual(7);
+    expect(keys.size).toBeGreaterThanOrEqual(8);
     expect(mirror.service.store.findRecord('20.5000/A')!.values.map((v) => v.index)).toEqual([1, 3, 100, 400]);
     expect(await indexEntries(mirror.service.store, keys)).toEqual(await indexEntries(primary.service.store, keys));
   });
@@ -188,7 +191,7 @@ describe('a mirror following a primary', () => {
         '/20.5000/A?noredirect',
       ]) {
         const [p, m] = await Promise.all([primary.app.inject({ url }), app.inject({ url })]);
-        expect([m.statusCode, m.body], url).toEqual([p.statusCode, p.body]);
+        expect([m.statusCode, asOnPrimary(m.body)], url).toEqual([p.statusCode, p.body]);
       }
       const put = await app.inject({ method: 'PUT', url: '/api/handles/20.5000/A', headers: { 'content-type': 'application/json' }, payload: '[]' });
       expect([put.statusCode, put.json()]).toEqual([400, { responseCode: 301, message: expect.stringMatching(/^Not a primary server/), code: 'ERR_MIRROR_READ_ONLY' }]);

@@ -76,6 +76,38 @@ export function geohash(point: LatLon, p = INDEX_PRECISION): string {
   return cellText(interleave(lonIndex(point.lon, p), latIndex(point.lat, p), p), p);
 }
 
+/** The box of a geohash cell (the inverse of `geohash` at the hash's precision); undefined for text that is no geohash. */
+export function cellBox(hash: string): Box | undefined {
+  const p = hash.length;
+  let code = 0;
+  for (let k = 0; k < p; k++) {
+    const v = BASE32.indexOf(hash[k]!);
+    if (v < 0) return undefined;
+    code = code * 32 + v;
+  }
+  // Undo the interleaving: bit k (from the top) is longitude when k is even.
+  let i = 0;
+  let j = 0;
+  for (let k = 5 * p - 1, bit = 0; k >= 0; k--, bit++) {
+    const b = Math.floor(code / 2 ** k) % 2;
+    if (bit % 2 === 0) i = i * 2 + b;
+    else j = j * 2 + b;
+  }
+  const w = 360 / 2 ** lonBits(p);
+  const h = 180 / 2 ** latBits(p);
+  return { minLon: -180 + i * w, maxLon: -180 + (i + 1) * w, minLat: -90 + j * h, maxLat: -90 + (j + 1) * h };
+}
+
+/** Whether some point of the box may lie within `radiusM` of `center` (never false when one does). */
+export function boxNear(box: Box, center: LatLon, radiusM: number): boolean {
+  const lat = Math.min(Math.max(center.lat, box.minLat), box.maxLat);
+  const lon = Math.min(Math.max(center.lon, box.minLon), box.maxLon);
+  // The box's point nearest in degrees is not always the nearest on the sphere: allow twice the
+  // box's diagonal (metres for an index cell), which any point of the box is within.
+  const diagonal = distanceM({ lat: box.minLat, lon: box.minLon }, { lat: box.maxLat, lon: box.maxLon });
+  return distanceM(center, { lat, lon }) <= radiusM + 2 * diagonal;
+}
+
 /** Consecutive cells `from`..`to` (inclusive, same precision): one key range. */
 export interface CellRange {
   readonly from: string;

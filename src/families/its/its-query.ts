@@ -33,9 +33,46 @@ export interface ItsQuery {
   readonly at?: number;
   readonly asOf?: number;
   readonly limit: number;
+  /** Where the previous page ended: results come after this position in the result order. */
+  readonly after?: PagePosition;
 }
 
-const PARAMS = ['bbox', 'near', 'radius', 'ahead', 'distance', 'alias', 'kind', 'code', 'temporary', 'status', 'at', 'asOf', 'limit'] as const;
+/**
+ * A position in a query's result order: nearest first (`near`, `ahead`), ties and areas without a
+ * distance (`bbox`, `alias`) by record key. The order is total, so pages neither repeat nor skip
+ * a sign while the registry is unchanged.
+ */
+export interface PagePosition {
+  readonly distance: number;
+  readonly key: string;
+}
+
+/** Whether `a` comes before `b` in the result order. */
+export function pageOrder(a: PagePosition, b: PagePosition): number {
+  return a.distance - b.distance || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/** The opaque `cursor` parameter for a position: base64url of `[distance, key]`. */
+export function formatCursor(p: PagePosition): string {
+  return Buffer.from(JSON.stringify([p.distance, p.key])).toString('base64url');
+}
+
+export function parseCursor(text: string): PagePosition {
+  const bad = (): ItsQueryInvalid => invalid('cursor', 'cursor is not one this service gave out: follow the `next` link of the previous page');
+  if (text.length > 512 || !/^[A-Za-z0-9_-]+$/.test(text)) throw bad();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 2) throw bad();
+  const [distance, key] = parsed as unknown[];
+  if (typeof distance !== 'number' || !Number.isFinite(distance) || distance < 0 || typeof key !== 'string' || !key.startsWith('its:')) throw bad();
+  return { distance, key };
+}
+
+export const PARAMS = ['bbox', 'near', 'radius', 'ahead', 'distance', 'alias', 'kind', 'code', 'temporary', 'status', 'at', 'asOf', 'limit', 'cursor'] as const;
 const NUMBER = /^-?(0|[1-9][0-9]{0,9})(\.[0-9]{1,15})?$/;
 
 function invalid(param: string, message: string): ItsQueryInvalid {
@@ -161,6 +198,7 @@ export function parseItsQuery(q: Readonly<Record<string, unknown>>): ItsQuery {
     ...(s.at !== undefined ? { at: instant(s.at, 'at') } : {}),
     ...(s.asOf !== undefined ? { asOf: instant(s.asOf, 'asOf') } : {}),
     limit,
+    ...(s.cursor !== undefined ? { after: parseCursor(s.cursor) } : {}),
   };
 }
 

@@ -17,7 +17,6 @@ import {
   formatItsSignType,
   isIso3166Alpha2,
   ITS_KINDS,
-  itsIdentityKey,
   itsIssuerKey,
   MAX_AUTHORITY,
   MAX_SERIAL,
@@ -27,20 +26,32 @@ import {
   type ItsSignId,
   type ItsSignType,
 } from '../../ids/its-sign.js';
-import { isoSeconds, valueToJson } from '../../records/handle-json.js';
+import { isoSeconds } from '../../records/handle-json.js';
 import { nextVersion, type StoredRecord, type Tombstone } from '../../records/record.js';
 import { DEFAULT_VALUE_PERMISSIONS, type HandleValue } from '../../records/value.js';
-import { decodeCompact } from '../../signing/jws.js';
-import { findSignature, withSignature } from '../../signing/record-signature.js';
+import { withSignature } from '../../signing/record-signature.js';
 import type { Signer } from '../../signing/signer.js';
-import { SEP, type RecordStore, type RecordWrite } from '../../store/store.js';
+import { SEP, type RecordStore } from '../../store/store.js';
 import type { Principal } from '../doa/authorize.js';
 import { formatIdentity, parseIdentity, sameIdentity } from '../doa/identity.js';
 import { tombstoneJson } from '../doa/views.js';
 import { checkCatalogue, findCatalogueEntry } from './catalogue.js';
-import { coverBoxes, geohash, type Box } from './geo.js';
-import { areaMatch, codeMatches, filtersMatch, queryBoxes, type ItsQuery } from './its-query.js';
+import { boxNear, cellBox, coverBoxes, type Box } from './geo.js';
+import { areaMatch, codeMatches, filtersMatch, formatCursor, pageOrder, queryBoxes, type ItsQuery, type PagePosition, type QueryArea } from './its-query.js';
 import { parseSign, renderSignView, signToValues, valuesToSign, type ItsSign, type SignView } from './its-record.js';
+import {
+  ISSUER_TYPES,
+  issuerText,
+  ITS_INDEX,
+  ITS_SIGN_KEY,
+  itsIdentityText,
+  itsIssuerRecordKey,
+  itsIssuerWrite,
+  itsSignRecordKey,
+  itsSignWrite,
+  renderIssuerView,
+  type ItsIssuer,
+} from './its-storage.js';
 
 export interface ItsServiceOptions {
   readonly issuer: string;
@@ -48,49 +59,13 @@ export interface ItsServiceOptions {
   readonly now?: () => number;
 }
 
-export interface ItsIssuer {
-  readonly country: string;
-  readonly authority: number;
-}
+const { geo: GEO, geoEver: GEO_EVER, alias: ALIAS, aliasEver: ALIAS_EVER } = ITS_INDEX;
+const SIGN_KEY = ITS_SIGN_KEY;
 
-/*
- * Storage (all in the store's sublevels, one atomic batch per write):
- *
- *   records  its:<itsIdentityKey>          a sign (`its:DE.00417.sign.00003K7QJ2`)
- *   records  its-issuer:<itsIssuerKey>     an issuer and its grant (`its-issuer:DE.00417`)
- *   meta     itsserial:<itsIssuerKey>      the issuer's last minted serial, written in the
- *                                          same batch as the sign it minted
- *
- * Index terms (the store appends `00 <record key>`):
- *   itsgeo   00 <geohash, 9 characters>    where an active sign stands now
- *   itsgeoh  00 <geohash, 9 characters>    every place a sign has ever stood (never removed;
- *                                          `asOf` queries start here, then read history)
- *   itsalias 00 <alias>                    an active sign's aliases now
- *   itsaliash 00 <alias>                   every alias a sign has ever had (never removed)
- *
- * A query covers its area with geohash cells (geo.ts `coverBoxes`, at most 32 cells at the
- * finest precision that allows it, merged into runs) and reads only those key ranges.
- */
-const GEO = 'itsgeo';
-const GEO_EVER = 'itsgeoh';
-const ALIAS = 'itsalias';
-const ALIAS_EVER = 'itsaliash';
-const SIGN_KEY = 'its:';
-const ISSUER_KEY = 'its-issuer:';
-
-export const ISSUER_TYPES = { grant: 'ITS.GRANT', name: 'ITS.ISSUER_NAME' } as const;
-
-export function itsSignRecordKey(id: ItsSignId): string {
-  return `${SIGN_KEY}${itsIdentityKey(id)}`;
-}
-
-export function itsIssuerRecordKey(issuer: ItsIssuer): string {
-  return `${ISSUER_KEY}${itsIssuerKey(issuer)}`;
-}
+export { ISSUER_TYPES, itsIssuerRecordKey, itsSignRecordKey, renderIssuerView, type ItsIssuer } from './its-storage.js';
 
 const serialMeta = (issuer: ItsIssuer): string => `itsserial:${itsIssuerKey(issuer)}`;
-const issuerText = (issuer: ItsIssuer): string => `${issuer.country}.${issuer.authority}`;
-const identityText = (id: ItsSignId): string => formatItsSignId({ kind: id.kind, country: id.country, authority: id.authority, serial: id.serial });
+const identityText = itsIdentityText;
 
 /** `DE.417` (case-insensitive country; authority 0..16383 without leading zeros). */
 export function parseIssuer(text: string): ItsIssuer {
@@ -136,7 +111,9 @@ export interface ItsChange {
 export interface QueryResult {
   readonly count: number;
   readonly truncated: boolean;
-  /** JSON text of the result: `{"count":..,"truncated":..,"signs":[..]}`. */
+  /** When truncated: the `cursor` parameter of the next page. */
+  readonly cursor?: string;
+  /** JSON text of the result: `{"count":..,"truncated":..,"next":..,"signs":[..]}`. */
   readonly json: string;
 }
 
@@ -194,22 +171,43 @@ export class ItsService {
     if (b.name !== undefined && (typeof b.name !== 'string' || b.name.trim() === '' || b.name.length > 256 || /[\u0000-\u001f\u007f]/.test(b.name))) {
       throw new BodyInvalid('name must be non-empty text of at most 256 characters');
     }
+    const name = typeof b.name === 'string' ? b.name : undefined;
     return this.store.exclusive(async () => {
-      const key = itsIssuerRecordKey(issuer);
-      const previous = this.store.findRecord(key);
-      const now = this.now();
-      const value = (index: number, type: string, data: string): HandleValue => ({
-        index, type, data: Buffer.from(data), ttlType: 'relative', ttl: 86400, timestamp: now, permissions: DEFAULT_VALUE_PERMISSIONS, references: [],
-      });
-      const values = [value(1, ISSUER_TYPES.grant, identity), ...(typeof b.name === 'string' ? [value(2, ISSUER_TYPES.name, b.name)] : [])];
-      const id = `its-issuer:${issuerText(issuer)}`;
-      const { issuer: iss, signatureValiditySeconds: validitySeconds } = this.options;
-      const signed = withSignature(id, values, this.signer, { issuer: iss, now, validitySeconds });
-      const record = nextVersion(previous, { id, family: 'its', owner: formatIdentity(who.identity), values: signed, now });
-      const view = { status: 200, body: Buffer.from(JSON.stringify(renderIssuerView(issuer, record, undefined))) };
-      await this.store.commit([{ key, record, previous, view, indexTerms: [], previousIndexTerms: [] }]);
+      const previous = this.findIssuer(issuer);
+      await this.writeIssuer(issuer, previous, [[ISSUER_TYPES.grant, identity], ...(name === undefined ? [] : [[ISSUER_TYPES.name, name] as const])], who);
       return { created: previous === undefined };
     });
+  }
+
+  /**
+   * `DELETE /api/its/issuers/{CC}.{authority}`: withdraws the grant (service admin only). The
+   * issuer stays (a new signed version naming whose grant ended; re-granting is a PUT), the signs
+   * written under it stay, and its former grantee can no longer write under it.
+   */
+  async withdrawGrant(text: string, who: Principal): Promise<string> {
+    const issuer = parseIssuer(text);
+    if (!who.serverAdmin) throw new PermissionDenied('Only the service admin withdraws ITS issuer grants');
+    return this.store.exclusive(async () => {
+      const previous = this.findIssuer(issuer);
+      const grantee = previous?.status === 'active' ? this.grantee(previous) : undefined;
+      if (!previous || grantee === undefined) throw new ItsIssuerNotFound(`Issuer ${issuerText(issuer)} holds no grant to withdraw`, { issuer: issuerText(issuer) });
+      const name = previous.values.find((v) => v.type === ISSUER_TYPES.name);
+      await this.writeIssuer(issuer, previous, [...(name ? [[ISSUER_TYPES.name, Buffer.from(name.data).toString('utf8')] as const] : []), [ISSUER_TYPES.withdrawn, grantee]], who);
+      return grantee;
+    });
+  }
+
+  /** Signs and commits the issuer's next version with these values (indexes from 1, in order). */
+  private async writeIssuer(issuer: ItsIssuer, previous: StoredRecord | undefined, data: readonly (readonly [string, string])[], who: Principal): Promise<void> {
+    const now = this.now();
+    const values = data.map(([type, text], i): HandleValue => ({
+      index: i + 1, type, data: Buffer.from(text), ttlType: 'relative', ttl: 86400, timestamp: now, permissions: DEFAULT_VALUE_PERMISSIONS, references: [],
+    }));
+    const id = `its-issuer:${issuerText(issuer)}`;
+    const { issuer: iss, signatureValiditySeconds: validitySeconds } = this.options;
+    const signed = withSignature(id, values, this.signer, { issuer: iss, now, validitySeconds });
+    const record = nextVersion(previous, { id, family: 'its', owner: formatIdentity(who.identity), values: signed, now });
+    await this.store.commit([itsIssuerWrite(issuer, record, previous)]);
   }
 
   async issuerView(text: string) {
@@ -268,7 +266,7 @@ export class ItsService {
       const id: ItsSignId = { kind, ...issuer, serial, ...(type ? { type } : {}) };
       const now = this.now();
       const record = this.nextRecord(id, undefined, signToValues(sign, type, now), who, now);
-      await this.store.commit([this.write(id, record, undefined)], { [serialMeta(issuer)]: serial });
+      await this.store.commit([itsSignWrite(id, record, undefined)], { [serialMeta(issuer)]: serial });
       return record.id;
     });
   }
@@ -298,8 +296,41 @@ export class ItsService {
       const id: ItsSignId = { ...asserted, ...(type ? { type } : {}) };
       const now = this.now();
       const record = this.nextRecord(id, previous, signToValues(sign, type, now), who, now);
-      await this.store.commit([this.write(id, record, previous)]);
+      await this.store.commit([itsSignWrite(id, record, previous)]);
       return { id: record.id, created: previous === undefined };
+    });
+  }
+
+  /**
+   * Registers new signs in one atomic batch, each as `PUT` would create it (bulk loads: the
+   * benchmark). Every id must be new, its serial unused under its issuer, and its issuer writable
+   * by `who`; otherwise nothing of the batch is written.
+   */
+  async createMany(items: readonly { readonly id: string; readonly body: unknown }[], who: Principal): Promise<string[]> {
+    const parsed = items.map(({ id, body }) => {
+      const asserted = parseItsSignId(id);
+      if (asserted.type) checkType(asserted.type);
+      return { id: asserted, sign: this.reconcile(parseSign(body), asserted.type) };
+    });
+    return this.store.exclusive(async () => {
+      const checked = new Set<string>();
+      const seen = new Set<string>();
+      for (const { id } of parsed) {
+        const issuer = { country: id.country, authority: id.authority };
+        const key = itsIssuerRecordKey(issuer);
+        if (!checked.has(key)) {
+          this.requireWrite(who, issuer);
+          checked.add(key);
+        }
+        const serialKey = `${key}:${id.serial}`;
+        const other = seen.has(serialKey) ? id.kind : this.serialTaken(issuer, id.serial);
+        if (other !== undefined) throw new ItsSerialTaken(`Serial ${formatItsSerial(id.serial)} is used by a ${other} under ${issuerText(issuer)}`, { takenBy: identityText({ ...id, kind: other }) });
+        seen.add(serialKey);
+      }
+      const now = this.now();
+      const writes = parsed.map(({ id, sign }) => itsSignWrite(id, this.nextRecord(id, undefined, signToValues(sign, id.type, now), who, now), undefined));
+      await this.store.commit(writes);
+      return writes.map((w) => w.record.id);
     });
   }
 
@@ -319,7 +350,7 @@ export class ItsService {
       const tombstone: Tombstone = { reason, at: now, ...(successor ? { successor } : {}) };
       const id = parseItsSignId(previous.id);
       const record: StoredRecord = { ...this.nextRecord(id, previous, [], who, now), status: 'tombstoned', tombstone };
-      await this.store.commit([this.write(id, record, previous)]);
+      await this.store.commit([itsSignWrite(id, record, previous)]);
       return previous.id;
     });
   }
@@ -329,25 +360,6 @@ export class ItsService {
     const { issuer, signatureValiditySeconds: validitySeconds } = this.options;
     const signed = withSignature(text, values, this.signer, { issuer, now, validitySeconds });
     return nextVersion(previous, { id: text, family: 'its', owner: formatIdentity(who.identity), values: signed, now });
-  }
-
-  private write(id: ItsSignId, record: StoredRecord, previous: StoredRecord | undefined): RecordWrite {
-    const current = (r: StoredRecord | undefined): string[] => {
-      if (r?.status !== 'active') return [];
-      const { sign } = valuesToSign(r.values);
-      return [`${GEO}${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `${ALIAS}${SEP}${a}`)];
-    };
-    const ever = (r: StoredRecord): string[] => {
-      if (r.status !== 'active') return [];
-      const { sign } = valuesToSign(r.values);
-      return [`${GEO_EVER}${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `${ALIAS_EVER}${SEP}${a}`)];
-    };
-    const view =
-      record.status === 'active'
-        ? { status: 200, body: Buffer.from(JSON.stringify(renderSignView(id, record))) }
-        : { status: 410, body: Buffer.from(JSON.stringify({ id: record.id, status: 'tombstoned', tombstone: tombstoneJson(record.tombstone) })) };
-    // The `ever` terms are never among the previous terms, so the store never deletes them.
-    return { key: itsSignRecordKey(id), record, previous, view, indexTerms: [...current(record), ...ever(record)], previousIndexTerms: current(previous) };
   }
 
   // ---- reading signs --------------------------------------------------------------------------
@@ -415,13 +427,46 @@ export class ItsService {
     return renderSignView(parseItsSignId(record.id), record);
   }
 
+  /**
+   * Every version of a sign, for `/api/history/its:…` (deleted signs included). The identity
+   * names the record; a type in the id must be the registered type of some version.
+   */
+  async history(id: ItsSignId): Promise<{ current: StoredRecord; older: StoredRecord[] }> {
+    const key = itsSignRecordKey(id);
+    const current = this.store.findRecord(key);
+    if (!current) throw this.notFound(id);
+    const older = await this.store.historyOf(key);
+    if (id.type && ![...older, current].some((r) => r.status === 'active' && codeMatches(id.type!, valuesToSign(r.values).type))) {
+      this.assertType(id, current.status === 'active' ? current : older.at(-1) ?? current);
+    }
+    return { current, older };
+  }
+
+  /** Every version of an issuer record (grants, re-grants, withdrawals), for `/api/history/its-issuer:…`. */
+  async issuerHistory(text: string): Promise<{ current: StoredRecord; older: StoredRecord[] }> {
+    const issuer = parseIssuer(text);
+    const current = this.findIssuer(issuer);
+    if (!current) throw new ItsIssuerNotFound(`Issuer ${issuerText(issuer)} was never granted`, { issuer: issuerText(issuer) });
+    return { current, older: await this.store.historyOf(itsIssuerRecordKey(issuer)) };
+  }
+
   // ---- queries --------------------------------------------------------------------------------
 
-  /** Record keys listed under the cells covering the boxes (or under an alias), deduplicated. */
-  private async candidates(index: string, boxes: readonly Box[]): Promise<Set<string>> {
+  /**
+   * Record keys listed under the cells covering the boxes, deduplicated. The index key names the
+   * sign's 9-character cell (about 5 m): a key whose cell cannot meet the area (`near`) is left
+   * out before its record is read.
+   */
+  private async candidates(index: string, boxes: readonly Box[], near: (cell: Box) => boolean): Promise<Set<string>> {
     const keys = new Set<string>();
+    const prefix = index.length + SEP.length;
     for (const r of coverBoxes(boxes).ranges) {
-      for await (const k of this.store.index.keys({ gte: `${index}${SEP}${r.from}`, lt: `${index}${SEP}${r.to}~` })) keys.add(k.slice(k.lastIndexOf(SEP) + 1));
+      // One native call per range (`all`), not one round trip per key: the scan is the query's main cost.
+      for (const k of await this.store.index.keys({ gte: `${index}${SEP}${r.from}`, lt: `${index}${SEP}${r.to}~` }).all()) {
+        const sep = k.lastIndexOf(SEP);
+        const cell = cellBox(k.slice(prefix, sep));
+        if (cell === undefined || near(cell)) keys.add(k.slice(sep + 1));
+      }
     }
     return keys;
   }
@@ -434,17 +479,20 @@ export class ItsService {
   }
 
   /**
-   * `GET /api/its?...`: reads only the index ranges of the cells covering the area (or the
-   * alias), then filters the candidates exactly. `asOf` reads the `ever` indexes and each
-   * candidate's version in force then.
+   * `GET /api/its?...`: reads only the index ranges of the cells covering the area (geo.ts
+   * `coverBoxes`: at most 32 cells at the finest precision that allows it, merged into runs) or
+   * the alias, then filters the candidates exactly. `asOf` reads the `ever` indexes and each
+   * candidate's version in force then. Past `limit`, `next` links the following page: the same
+   * query with a cursor naming the last sign shown; each page reads the same bounded area again
+   * and keeps what comes after the cursor in the result order.
    */
-  async query(q: ItsQuery): Promise<QueryResult> {
+  async query(q: ItsQuery, nextLink?: (cursor: string) => string): Promise<QueryResult> {
     const asOfSeconds = q.asOf === undefined ? undefined : Math.floor(q.asOf / 1000);
     const area = q.area;
     const keys =
       area.mode === 'alias'
         ? await this.aliasCandidates(asOfSeconds === undefined ? ALIAS : ALIAS_EVER, area.alias)
-        : await this.candidates(asOfSeconds === undefined ? GEO : GEO_EVER, queryBoxes(area));
+        : await this.candidates(asOfSeconds === undefined ? GEO : GEO_EVER, queryBoxes(area), cellFilter(area));
     const hits: { key: string; record: StoredRecord; distance?: number; bearing?: number }[] = [];
     for (const key of keys) {
       const record = asOfSeconds === undefined ? this.store.findRecord(key) : await this.versionAt(key, asOfSeconds);
@@ -455,8 +503,11 @@ export class ItsService {
       const match = areaMatch(area, sign);
       if (match) hits.push({ key, record, ...match });
     }
-    hits.sort((a, b) => (a.distance ?? 0) - (b.distance ?? 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const shown = hits.slice(0, q.limit);
+    const position = (h: { key: string; distance?: number }): PagePosition => ({ distance: h.distance ?? 0, key: h.key });
+    const after = q.after;
+    const rest = after === undefined ? hits : hits.filter((h) => pageOrder(position(h), after) > 0);
+    rest.sort((a, b) => pageOrder(position(a), position(b)));
+    const shown = rest.slice(0, q.limit);
     const items = shown.map((h) => {
       const stored = asOfSeconds === undefined ? this.store.findView(h.key) : undefined;
       const body = stored !== undefined && stored.readUInt16BE(0) === 200 ? stored.subarray(2).toString('utf8') : JSON.stringify(renderSignView(parseItsSignId(h.record.id), h.record));
@@ -466,8 +517,15 @@ export class ItsService {
       ];
       return extra.length === 0 ? body : `{${extra.join(',')},${body.slice(1)}`;
     });
-    const truncated = hits.length > shown.length;
-    return { count: shown.length, truncated, json: `{"count":${shown.length},"truncated":${truncated},"signs":[${items.join(',')}]}` };
+    const truncated = rest.length > shown.length;
+    const cursor = truncated ? formatCursor(position(shown.at(-1)!)) : undefined;
+    const next = cursor === undefined || nextLink === undefined ? null : nextLink(cursor);
+    return {
+      count: shown.length,
+      truncated,
+      ...(cursor === undefined ? {} : { cursor }),
+      json: `{"count":${shown.length},"truncated":${truncated},"next":${JSON.stringify(next)},"signs":[${items.join(',')}]}`,
+    };
   }
 
   /**
@@ -488,26 +546,17 @@ export class ItsService {
   }
 }
 
-/** An issuer as `GET /api/its/issuers/{CC}.{authority}` answers it. */
-export function renderIssuerView(issuer: ItsIssuer, record: StoredRecord, lastSerial: number | undefined) {
-  const one = (type: string): string | undefined => {
-    const v = record.values.find((x) => x.type === type);
-    return v === undefined ? undefined : Buffer.from(v.data).toString('utf8');
-  };
-  const sig = findSignature(record.values);
-  const jws = sig ? Buffer.from(sig.data).toString('utf8') : undefined;
-  const header = jws ? decodeCompact(jws).header : undefined;
-  return {
-    issuer: issuerText(issuer),
-    country: issuer.country,
-    authority: issuer.authority,
-    identity: one(ISSUER_TYPES.grant) ?? null,
-    name: one(ISSUER_TYPES.name) ?? null,
-    ...(lastSerial === undefined ? {} : { lastSerial }),
-    version: record.version,
-    created: isoSeconds(record.created),
-    updated: isoSeconds(record.updated),
-    values: record.values.map(valueToJson),
-    signature: sig && jws ? { index: sig.index, jws, kid: String(header?.kid), alg: String(header?.alg) } : null,
-  };
+/** Whether an index cell may hold a sign of the area (a cheap test before the record is read; never false for one that does). */
+function cellFilter(area: Exclude<QueryArea, { mode: 'alias' }>): (cell: Box) => boolean {
+  switch (area.mode) {
+    case 'near':
+      return (cell) => boxNear(cell, area.center, area.radius);
+    case 'ahead':
+      return (cell) => boxNear(cell, area.center, area.distance);
+    case 'bbox': {
+      const b = area.box;
+      const e = 1e-9;
+      return (cell) => cell.maxLon >= b.minLon - e && cell.minLon <= b.maxLon + e && cell.maxLat >= b.minLat - e && cell.minLat <= b.maxLat + e;
+    }
+  }
 }

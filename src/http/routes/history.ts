@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { HandleNotFound, HistoryBeforeCreation, IdentifierUnsupported, OidNotFound, QueryInvalid } from '../../errors.js';
+import { HandleNotFound, HistoryBeforeCreation, OidNotFound, QueryInvalid } from '../../errors.js';
 import { oidRecordKey } from '../../families/oid/oid-service.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import type { StoredRecord } from '../../records/record.js';
+import type { ChangeEntry } from '../../store/store.js';
 import { parseIdentifier } from '../../ids/scheme.js';
 import { tombstoneJson } from '../../families/doa/views.js';
 import { isPublicRead, type HandleValue } from '../../records/value.js';
@@ -73,13 +74,18 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
           type: 'object',
           properties: { asOf: { type: 'string', description: 'ISO-8601 time with a zone: answer the one version in force at that instant' } },
         },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 404) },
+        // 409: an its: id whose type the sign never had.
+        response: { 200: anyObject, ...errorsFor(problem, 400, 404, 409) },
       },
     },
     async (req) => {
       const text = (req.params as { '*': string })['*'];
       // OID-IRIs go through the registry, which also knows the labels registered with PUT.
-      const id = /^oid:\//i.test(text) ? { family: 'oid' as const, oid: await service.oids.resolveIri(text) } : parseIdentifier(text);
+      const id = /^oid:\//i.test(text)
+        ? { family: 'oid' as const, oid: await service.oids.resolveIri(text) }
+        : /^its-issuer:/i.test(text)
+          ? { family: 'its-issuer' as const, issuer: text.slice('its-issuer:'.length) }
+          : parseIdentifier(text);
       const asOf = parseAsOf((req.query as { asOf?: unknown }).asOf);
       if (id.family === 'oid') {
         const current = service.oids.find(id.oid);
@@ -88,7 +94,16 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
         if (asOf !== undefined) return versionAsOf(`urn:oid:${current.id}`, current, older, asOf);
         return { id: `urn:oid:${current.id}`, versions: versionsView(current, older) };
       }
-      if (id.family === 'its') throw new IdentifierUnsupported('History of its: identifiers is not served here; use GET /api/its/{id}?asOf= or /api/its/changes');
+      if (id.family === 'its-issuer') {
+        const { current, older } = await service.its.issuerHistory(id.issuer);
+        if (asOf !== undefined) return versionAsOf(current.id, current, older, asOf);
+        return { id: current.id, versions: versionsView(current, older) };
+      }
+      if (id.family === 'its') {
+        const { current, older } = await service.its.history(id.its);
+        if (asOf !== undefined) return versionAsOf(current.id, current, older, asOf);
+        return { id: current.id, versions: versionsView(current, older) };
+      }
       const handle = service.handles.parseServed(id.handle.text);
       const current = service.handles.findRecord(handle);
       if (!current) throw new HandleNotFound(`No record for hdl:${handle.text}`);
@@ -121,7 +136,9 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
       if (!/^\d{1,15}$/.test(q.since ?? '0')) throw new QueryInvalid('since must be a change-log position (0 or more)');
       if (!/^\d{1,4}$/.test(q.limit ?? '100') || limit < 1 || limit > 1000) throw new QueryInvalid('limit must be 1 to 1000');
       const entries = await service.store.changesSince(since, limit);
-      const changes = entries.map((e) => ({ seq: e.seq, id: e.key.startsWith('oid:') ? `urn:oid:${e.id}` : `hdl:${e.id}`, version: e.version, op: e.op, at: isoSeconds(e.at) }));
+      // ITS records are named as themselves (`its:…`, `its-issuer:…`): they are no handles.
+      const label = (e: ChangeEntry): string => (e.key.startsWith('oid:') ? `urn:oid:${e.id}` : e.family === 'its' ? e.id : `hdl:${e.id}`);
+      const changes = entries.map((e) => ({ seq: e.seq, id: label(e), version: e.version, op: e.op, at: isoSeconds(e.at) }));
       return { since, next: entries.at(-1)?.seq ?? since, last: service.store.lastSeq, changes };
     },
   );

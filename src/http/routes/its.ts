@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ItsQueryInvalid } from '../../errors.js';
-import { parseItsQuery } from '../../families/its/its-query.js';
+import { PARAMS, parseItsQuery } from '../../families/its/its-query.js';
 import { parseDateTime } from '../../families/its/validity.js';
 import type { Service } from '../../service/bootstrap.js';
 import { requirePrincipal } from '../auth.js';
@@ -32,14 +32,21 @@ export function itsRoutes(app: FastifyInstance, service: Service): void {
     '/api/its',
     {
       schema: {
-        summary: 'Signs in an area (bbox, near, ahead) or by alias, filtered by kind, code, temporary, status, at (valid then) and asOf (the registry then)',
+        summary: 'Signs in an area (bbox, near, ahead) or by alias, filtered by kind, code, temporary, status, at (valid then) and asOf (the registry then); past `limit`, `next` links the following page (`cursor`)',
         tags: ['its'],
-        querystring: strings('bbox', 'near', 'radius', 'ahead', 'distance', 'alias', 'kind', 'code', 'temporary', 'status', 'at', 'asOf', 'limit'),
+        querystring: strings(...PARAMS),
         response: { 200: anyObject, ...errorsFor(problem, 400) },
       },
     },
     async (req, reply) => {
-      const result = await its.query(parseItsQuery(req.query as Query));
+      const q = req.query as Query;
+      // `next`: this query again, with the cursor of the last sign shown.
+      const nextLink = (cursor: string): string => {
+        const params = new URLSearchParams(Object.entries(q).filter((e): e is [string, string] => e[0] !== 'cursor' && typeof e[1] === 'string'));
+        params.set('cursor', cursor);
+        return `/api/its?${params.toString()}`;
+      };
+      const result = await its.query(parseItsQuery(q), nextLink);
       return sendJson(reply, result.json);
     },
   );
@@ -85,6 +92,25 @@ export function itsRoutes(app: FastifyInstance, service: Service): void {
       const issuer = (req.params as { issuer: string }).issuer;
       const { created } = await its.putIssuer(issuer, req.body, who);
       return reply.code(created ? 201 : 200).send(await its.issuerView(issuer));
+    },
+  );
+
+  app.delete(
+    '/api/its/issuers/:issuer',
+    {
+      schema: {
+        summary: 'Withdraw an issuer grant (service admin): the signs stay, the former grantee can no longer write under the issuer',
+        tags: ['its'],
+        params: issuerParam,
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404) },
+      },
+    },
+    async (req) => {
+      onlyParams(req.query as Query, []);
+      const who = await requirePrincipal(req, service.handles);
+      const issuer = (req.params as { issuer: string }).issuer;
+      await its.withdrawGrant(issuer, who);
+      return its.issuerView(issuer);
     },
   );
 
