@@ -239,6 +239,32 @@ describe('items', () => {
     expect([malformed.statusCode, malformed.json().code]).toEqual([400, 'ERR_IMEI_CHECK_MISMATCH']);
   });
 
+  it('resolves the item record through /api/resolve by IMEI and by GS1 Digital Link, as its handle', async () => {
+    const byHandle = (await get('/api/resolve/hdl:20.5000.1/SN-000123')).json();
+    expect(byHandle).toMatchObject({ id: 'hdl:20.5000.1/SN-000123', signature: { alg: 'EdDSA' } });
+    for (const url of [
+      `/api/resolve/imei:${IMEI}`,
+      `/api/resolve/imei:${IMEI.slice(0, 14)}01`,
+      `/api/resolve/01/${GTIN}/21/SN-000123`,
+      `/api/resolve//01/${GTIN}/21/SN-000123`,
+      `/api/resolve/https://id.example/01/${GTIN}/21/SN-000123`,
+    ]) {
+      const res = await get(url);
+      expect(res.statusCode, `${url}: ${res.body}`).toBe(200);
+      expect(res.json(), url).toEqual(byHandle);
+    }
+    const cases: [string, number, string][] = [
+      [`/api/resolve/imei:${imeiNo(998)}`, 404, 'ERR_PRODUCT_ITEM_NOT_FOUND'],
+      [`/api/resolve/01/${GTIN}/21/SN-999`, 404, 'ERR_PRODUCT_ITEM_NOT_FOUND'],
+      [`/api/resolve/imei:${imeis.invalidCheckDigit[0]}`, 400, 'ERR_IMEI_CHECK_MISMATCH'],
+      [`/api/resolve/01/${gs1.invalidCheckDigit[0]}/21/X`, 400, 'ERR_GTIN_CHECK_MISMATCH'],
+    ];
+    for (const [url, status, code] of cases) {
+      const res = await get(url);
+      expect([res.statusCode, res.json().code], url).toEqual([status, code]);
+    }
+  });
+
   it('registers items for each kind of evidence, with what the class needs', async () => {
     const cases: [string, Record<string, unknown>][] = [
       ['P-1', { class: 'plain' }],

@@ -377,16 +377,20 @@ export class HandleService {
   /**
    * Creates a record the service maintains (a derived prefix's `0.NA/…`), signed, written by `who`.
    * `choose` runs under the write lock, so what it finds free stays free until the commit; a handle
-   * that exists or existed (a tombstone) is refused.
+   * that exists or existed (a tombstone) is refused. `also`: records that must land in the same
+   * commit (a manufacturer's record beside its prefix), made under the same lock.
    */
-  async createSystemRecord(who: Principal, choose: () => Promise<{ handle: string; values: readonly HandleValue[] }>): Promise<StoredRecord> {
+  async createSystemRecord(
+    who: Principal,
+    choose: () => Promise<{ handle: string; values: readonly HandleValue[]; also?: () => readonly RecordWrite[] }>,
+  ): Promise<StoredRecord> {
     return this.store.exclusive(async () => {
       const chosen = await choose();
       const handle = this.parseServed(chosen.handle);
       const previous = this.findRecord(handle);
       if (previous) throw new HandleExists(undefined, { handle: previous.id });
       const record = this.nextRecord(handle, undefined, keepUnchangedTimestamps(chosen.values, []), who, this.now());
-      await this.store.commit([this.recordWrite(handle, record, undefined)]);
+      await this.store.commit([this.recordWrite(handle, record, undefined), ...(chosen.also?.() ?? [])]);
       return record;
     });
   }

@@ -3,6 +3,7 @@ import { foldHandleCase, parseHandle, prefixHandle } from '../../ids/handle.js';
 import { encodeAdmin } from '../../records/admin.js';
 import { ALL_ADMIN_PERMISSIONS, AdminPermission } from '../../records/permissions.js';
 import type { HandleValue } from '../../records/value.js';
+import type { RecordWrite } from '../../store/store.js';
 import { generateSecret, hashSecret } from '../../signing/secrets.js';
 import type { Principal } from './authorize.js';
 import type { HandleService } from './handle-service.js';
@@ -78,8 +79,11 @@ export function parseDerivedPrefixRequest(body: unknown): DerivedPrefixRequest {
 export class DerivedPrefixes {
   constructor(private readonly handles: HandleService) {}
 
-  /** Creates `<prefix>.<suffix or next free n>` with its admin identity; the service admin only. */
-  async create(who: Principal, request: DerivedPrefixRequest): Promise<DerivedPrefixCreated> {
+  /**
+   * Creates `<prefix>.<suffix or next free n>` with its admin identity; the service admin only.
+   * `also(prefix)` adds records to the same commit (the product registry's manufacturer record).
+   */
+  async create(who: Principal, request: DerivedPrefixRequest, also?: (prefix: string) => readonly RecordWrite[]): Promise<DerivedPrefixCreated> {
     if (!who.serverAdmin) throw new PermissionDenied('Only the service admin creates derived prefixes', { permission: 'ADD_DERIVED_PREFIX' });
     const secret = generateSecret();
     const hashed = await hashSecret(secret); // before taking the write lock: scrypt takes a while
@@ -88,7 +92,7 @@ export class DerivedPrefixes {
       const label = request.suffix ?? (await this.nextFree());
       prefix = `${this.handles.prefix}.${label}`;
       if (!(await this.isFree(prefix))) throw new PrefixExists(`Prefix ${prefix} exists, existed, or has handles already`, { handle: prefixHandle(prefix) });
-      return { handle: prefixHandle(prefix), values: this.values(prefix, request.name, hashed) };
+      return { handle: prefixHandle(prefix), values: this.values(prefix, request.name, hashed), ...(also ? { also: () => also(prefix) } : {}) };
     });
     const identity = formatIdentity({ index: DERIVED_ADMIN_INDEX, handle: prefixHandle(prefix) });
     return { prefix, prefixHandle: prefixHandle(prefix), identity, name: request.name, secret };

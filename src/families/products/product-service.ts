@@ -154,16 +154,18 @@ export class ProductService {
 
   // ---- manufacturers ----------------------------------------------------------------------------
 
-  /** `POST /api/manufacturers`: a derived prefix with its admin identity, then the manufacturer record. */
+  /**
+   * `POST /api/manufacturers`: a derived prefix with its admin identity and the manufacturer record,
+   * in one commit: a crash cannot leave a prefix without its `_manufacturer` record.
+   */
   async createManufacturer(who: Principal, request: DerivedPrefixRequest): Promise<DerivedPrefixCreated & { manufacturer: string }> {
-    const created = await this.prefixes.create(who, request);
-    const handle = manufacturerHandle(created.prefix);
-    const info: ManufacturerInfo = { prefix: created.prefix, name: created.name, anchors: [], crls: [] };
-    await this.store.exclusive(async () => {
+    const created = await this.prefixes.create(who, request, (prefix) => {
+      const info: ManufacturerInfo = { prefix, name: request.name, anchors: [], crls: [] };
       const now = this.now();
-      await this.commitOne(handle, undefined, [...manufacturerValues(info, now), ...productAdmins(created.prefix, this.handles.serviceAdmin, now)], who, now);
+      const values = keepTimestamps([...manufacturerValues(info, now), ...productAdmins(prefix, this.handles.serviceAdmin, now)], []);
+      return [this.recordWrite(this.sign(manufacturerHandle(prefix), undefined, values, who, now), undefined)];
     });
-    return { ...created, manufacturer: handle };
+    return { ...created, manufacturer: manufacturerHandle(created.prefix) };
   }
 
   /** The manufacturer of a prefix, for a writer it authorises (404 if none, 403 if not allowed). */

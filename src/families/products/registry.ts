@@ -4,6 +4,7 @@ import { parseGs1DigitalLink } from '../../ids/gs1.js';
 import { parseImeiId } from '../../ids/imei.js';
 import type { StoredRecord } from '../../records/record.js';
 import type { RecordStore } from '../../store/store.js';
+import { RecordCache } from './record-cache.js';
 import {
   aliasTerm,
   classHandle,
@@ -71,10 +72,19 @@ export interface ProductRegistryOptions {
 }
 
 export class ProductRegistry {
+  // Verification reads the same few records over and over: keep them decoded (record-cache.ts).
+  private readonly items: RecordCache<{ readonly record: StoredRecord; readonly item: ItemInfo | undefined }>;
+  private readonly manufacturers: RecordCache<ManufacturerInfo | undefined>;
+  private readonly classes: RecordCache<ClassInfo | undefined>;
+
   constructor(
     private readonly store: RecordStore,
     private readonly options: ProductRegistryOptions,
-  ) {}
+  ) {
+    this.items = new RecordCache(store, (record) => ({ record, item: record.status === 'active' ? decodeItem(record.values) : undefined }));
+    this.manufacturers = new RecordCache(store, (record) => (record.status === 'active' ? decodeManufacturer(record.values) : undefined));
+    this.classes = new RecordCache(store, (record) => (record.status === 'active' ? decodeClass(record.values) : undefined));
+  }
 
   /** The item an identifier names, with its class and manufacturer; undefined if none. */
   async findItem(idText: string): Promise<ItemLookup | undefined> {
@@ -98,14 +108,12 @@ export class ProductRegistry {
 
   /** The manufacturer registered under a prefix, or undefined. */
   findManufacturer(prefix: string): ManufacturerInfo | undefined {
-    const record = this.store.findRecord(foldHandleCase(manufacturerHandle(prefix)));
-    return record?.status === 'active' ? decodeManufacturer(record.values) : undefined;
+    return this.manufacturers.get(foldHandleCase(manufacturerHandle(prefix)));
   }
 
   /** A product class (SUN keys included), or undefined. */
   findClass(prefix: string, classId: string): ClassInfo | undefined {
-    const record = this.store.findRecord(foldHandleCase(classHandle(prefix, classId)));
-    return record?.status === 'active' ? decodeClass(record.values) : undefined;
+    return this.classes.get(foldHandleCase(classHandle(prefix, classId)));
   }
 
   /** The record key of the live item holding an alias, or undefined (stale index entries skipped). */
@@ -125,21 +133,20 @@ export class ProductRegistry {
   private async byHandle(handle: Handle, via: ItemLookup['via']): Promise<ItemLookup | undefined> {
     if (!isHomed(handle, this.options.prefix) || foldHandleCase(handle.prefix) === '0.NA') return undefined;
     if (handle.suffix === MANUFACTURER_SUFFIX || handle.suffix.startsWith(CLASS_SUFFIX)) return undefined;
-    const record = this.store.findRecord(handle.key);
-    if (!record || record.family !== 'handle') return undefined;
-    return this.lookup(handle, record, via);
+    const cached = this.items.get(handle.key);
+    if (!cached || cached.record.family !== 'handle') return undefined;
+    return this.lookup(handle, cached.record, via, cached.item);
   }
 
-  private async lookup(handle: Handle, record: StoredRecord, via: ItemLookup['via']): Promise<ItemLookup | undefined> {
-    let values = record.values;
+  private async lookup(handle: Handle, record: StoredRecord, via: ItemLookup['via'], decoded?: ItemInfo): Promise<ItemLookup | undefined> {
+    let item = decoded;
     if (record.status === 'tombstoned') {
       // The fields of the last live version.
       const history = await this.store.historyOf(handle.key);
       const live = history.reverse().find((r) => r.status === 'active');
       if (!live) return undefined;
-      values = live.values;
-    }
-    const item = decodeItem(values);
+      item = decodeItem(live.values);
+    } else item ??= decodeItem(record.values);
     if (!item) return undefined;
     const prefix = parseHandle(record.id).prefix;
     const manufacturer = this.findManufacturer(prefix);

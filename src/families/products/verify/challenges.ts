@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from './random-pool.js';
 
 /**
  * Verification challenges (`POST /api/verify/challenges`): a fresh 32-byte nonce for one item,
@@ -60,7 +60,7 @@ export class ChallengeStore {
     this.ttlMs = ttl * 1000;
     this.maxEntries = Math.max(1, options.maxEntries ?? 100_000);
     this.now = options.now ?? Date.now;
-    this.random = options.randomBytes ?? randomBytes;
+    this.random = options.randomBytes ?? pooledRandomBytes;
   }
 
   get size(): number {

@@ -1,5 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { signCompact } from '../../../signing/jws.js';
 import type { Signer } from '../../../signing/signer.js';
+import { pooledRandomBytes } from './random-pool.js';
 import type { Assurance, Reason, Verdict } from './verdicts.js';
 
 /**
@@ -66,7 +68,7 @@ export function verdictClaims(input: VerdictTokenInput): VerdictClaims {
     sub: input.subject,
     iat,
     exp: iat + lifetime,
-    jti: input.jti ?? randomBytes(16).toString('base64url'),
+    jti: input.jti ?? pooledRandomBytes(16).toString('base64url'),
     nonce: input.nonce ?? null,
     verdict: input.verdict,
     reasons: [...input.reasons],
@@ -76,8 +78,18 @@ export function verdictClaims(input: VerdictTokenInput): VerdictClaims {
   };
 }
 
+/** The encoded header per active key (the same for every verdict that key signs). */
+const headers = new Map<string, string>();
+
 export function signVerdict(signer: Signer, claims: VerdictClaims): string {
-  return signer.sign(claims, VERDICT_TOKEN_TYPE);
+  const { alg, kid, privateKey } = signer.active;
+  let header = headers.get(kid);
+  if (header === undefined) {
+    header = Buffer.from(JSON.stringify({ alg, kid, typ: VERDICT_TOKEN_TYPE })).toString('base64url');
+    if (headers.size >= 16) headers.clear();
+    headers.set(kid, header);
+  }
+  return signCompact(header, claims, privateKey, alg);
 }
 
 /** The digest claim for a record's HS_SIGNATURE data (see above). */

@@ -111,6 +111,8 @@ export class VerifyService {
   private readonly chainVerifier: ChainVerifier;
   private readonly counters: CounterStore;
   private readonly keyCache = new Map<string, CachedKey>();
+  /** The digest claim per record object (the registry hands out the same object while it is unchanged). */
+  private readonly digests = new WeakMap<object, string | undefined>();
 
   constructor(
     private readonly findItem: FindItem,
@@ -212,7 +214,7 @@ export class VerifyService {
       reasons,
       assurance,
       version: found?.record.version,
-      digest: found ? recordDigest(findSignature(found.record.values)?.data) : undefined,
+      digest: found ? this.digestOf(found.record) : undefined,
       now: now / 1000,
       ...(this.options.tokenLifetimeSeconds !== undefined ? { lifetimeSeconds: this.options.tokenLifetimeSeconds } : {}),
     });
@@ -268,6 +270,13 @@ export class VerifyService {
       default:
         throw new TypeError(`checkEvidence: ${ev.type}`);
     }
+  }
+
+  private digestOf(record: FoundItem['record']): string | undefined {
+    if (this.digests.has(record)) return this.digests.get(record);
+    const digest = recordDigest(findSignature(record.values)?.data);
+    this.digests.set(record, digest);
+    return digest;
   }
 
   /** The device key as a KeyObject with the hash of its SPKI, cached: both cost more than a verification. */
