@@ -79,17 +79,19 @@ describe('GET /{handle} shows the record', () => {
     expect(res.body).not.toContain('secret.example');
   });
 
-  it('as an escaped HTML page without external assets for browsers', async () => {
+  it('as an escaped HTML page for browsers, its scripts and styles files of this origin only', async () => {
     const res = await get('/20.5000/p-url?noredirect', BROWSER);
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.headers['content-security-policy']).not.toContain('unsafe-inline');
     expect(res.headers.vary).toBe('Accept');
     expect(res.body).toContain('<h1>Handle <code>20.5000/p-url</code></h1>');
     expect(res.body).toContain('<a href="https://u.example/a"');
     expect(res.body).toContain('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more');
     expect(res.body).not.toContain('<script>');
-    expect(res.body).not.toMatch(/<(link|img|script)\b|src=|https?:\/\/(?!u\.example)[^"<]*"/);
+    // The record page's script and style sheet (src/web): same-origin files, nothing inline.
+    expect(res.body).not.toMatch(/<img\b|<style\b|<script(?! type="module" src="\/assets\/)|(?:src|href)="(?!\/|#|https:\/\/u\.example)/);
     expect(res.body).toContain('href="/api/handles/20.5000/p-url"');
   });
 });

@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { CairnError, ERRORS, HandleDeleted, HandleNotFound, QueryInvalid, RouteNotFound } from '../../errors.js';
+import { CairnError, HandleDeleted, HandleNotFound, QueryInvalid, RouteNotFound } from '../../errors.js';
 import type { HandleService } from '../../families/doa/handle-service.js';
 import { handleResponse, publicValues, tombstoneJson } from '../../families/doa/views.js';
 import type { Handle } from '../../ids/handle.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import type { StoredRecord } from '../../records/record.js';
 import { typeMatches, type HandleValue } from '../../records/value.js';
+import { escapeHtml, htmlPage, sendHtml } from '../../web/html.js';
+import { errorPage } from '../../web/error-page.js';
+import { recordPage } from '../../web/record-pages.js';
 import { JSON_TYPE } from '../caching.js';
 
 /**
@@ -25,8 +28,8 @@ import { JSON_TYPE } from '../caching.js';
  *   307 or 308 instead of 302.
  * - `?urlappend=` is appended to the chosen URL as given.
  * - `?noredirect`, or a record with nothing to redirect to: the record itself, an HTML page for
- *   clients that prefer `text/html` (browsers), else Handle.Net's JSON (the bytes
- *   `/api/handles/{handle}` serves).
+ *   clients that prefer `text/html` (browsers; src/web/record-pages.ts), else Handle.Net's JSON
+ *   (the bytes `/api/handles/{handle}` serves).
  * - Unknown handles 404, tombstones 410 (with the tombstone), HTML or problem+json by `Accept`.
  *
  * Only handles served here are proxied; any other path (`/api/...`, `/docs`, `/healthz` are
@@ -37,8 +40,6 @@ import { JSON_TYPE } from '../caching.js';
 const LOC_TYPE = '10320/loc';
 const DEFAULT_CHOOSEBY = ['locatt', 'address', 'country', 'score', 'weighted'];
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
-const HTML_TYPE = 'text/html; charset=utf-8';
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 type Query = Record<string, string | string[] | undefined>;
 type Attributes = Readonly<Record<string, string>>;
@@ -242,22 +243,7 @@ export function prefersHtml(accept: string | undefined): boolean {
   return quality(accept, 'text/html') > quality(accept, 'application/json');
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
 const handlePath = (handle: string): string => handle.split('/').map(encodeURIComponent).join('/');
-
-const STYLE =
-  'body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem;color:#222}' +
-  'table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:.3rem .5rem;text-align:left;vertical-align:top}' +
-  'td.data{word-break:break-all;font-family:ui-monospace,monospace}code{font-family:ui-monospace,monospace}';
-
-function page(title: string, body: string): string {
-  return (
-    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<title>${escapeHtml(title)}</title><style>${STYLE}</style></head>\n<body>\n${body}\n</body></html>\n`
-  );
-}
 
 function valueCell(v: HandleValue): string {
   const data = valueToJson(v).data;
@@ -268,7 +254,11 @@ function valueCell(v: HandleValue): string {
   return `<span>${escapeHtml(data.format)}:</span> ${escapeHtml(JSON.stringify(data.value))}`;
 }
 
-export function recordPage(record: StoredRecord): string {
+/**
+ * A handle's page: its public values rendered here (readable without JavaScript), then the
+ * browser-side sections of every record page (signature check, history: src/web/record-pages.ts).
+ */
+export function handleRecordPage(record: StoredRecord): string {
   const rows = publicValues(record.values)
     .map(
       (v) =>
@@ -276,31 +266,15 @@ export function recordPage(record: StoredRecord): string {
     )
     .join('\n');
   const api = `/api/handles/${handlePath(record.id)}`;
-  return page(
-    `Handle ${record.id}`,
-    `<h1>Handle <code>${escapeHtml(record.id)}</code></h1>\n` +
-      `<table><thead><tr><th>Index</th><th>Type</th><th>Timestamp</th><th>Data</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>\n` +
-      `<p>Version ${record.version}, updated ${isoSeconds(record.updated)}. As JSON, signed: <a href="${escapeHtml(api)}">${escapeHtml(api)}</a></p>`,
-  );
-}
-
-function errorPage(error: CairnError): string {
-  const { status, title } = ERRORS[error.code];
-  const tombstone = error.details?.tombstone as Record<string, string> | undefined;
-  let extra = '';
-  if (tombstone) {
-    extra += `<p>Reason: ${escapeHtml(tombstone.reason ?? '')}. Deleted at ${escapeHtml(tombstone.deletedAt ?? '')}.</p>`;
-    if (tombstone.successor) extra += `<p>Successor: <a href="/${escapeHtml(handlePath(tombstone.successor))}">${escapeHtml(tombstone.successor)}</a></p>`;
-  }
-  return page(`${status} ${title}`, `<h1>${status} ${escapeHtml(title)}</h1>\n<p>${escapeHtml(error.message)}</p>\n${extra}<p>Code <code>${error.code}</code></p>`);
+  const intro =
+    '<section id="values" class="card"><h2>Values</h2><div class="scroll">' +
+    `<table><thead><tr><th scope="col">Index</th><th scope="col">Type</th><th scope="col">Timestamp</th><th scope="col">Data</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table></div>\n` +
+    `<p>Version ${record.version}, updated ${isoSeconds(record.updated)}.</p></section>\n`;
+  return recordPage({ kind: 'handle', id: record.id, api, history: `/api/history/hdl:${handlePath(record.id)}`, subject: record.id, intro });
 }
 
 function redirectPage(url: string): string {
-  return page('Handle Redirect', `<p><a href="${escapeHtml(url)}">${escapeHtml(url)}</a></p>`);
-}
-
-function html(reply: FastifyReply, status: number, body: string): FastifyReply {
-  return reply.code(status).header('content-type', HTML_TYPE).header('content-security-policy', CSP).header('x-content-type-options', 'nosniff').send(body);
+  return htmlPage({ title: 'Handle Redirect', body: `<p><a href="${escapeHtml(url)}">${escapeHtml(url)}</a></p>` });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -351,7 +325,7 @@ export function proxyRoutes(app: FastifyInstance, handles: HandleService): void 
       const wantsHtml = prefersHtml(req.headers.accept);
       const fail = (error: CairnError): FastifyReply => {
         reply.header('vary', 'Accept');
-        if (wantsHtml) return html(reply, error.status, errorPage(error));
+        if (wantsHtml) return sendHtml(reply, error.status, errorPage(error));
         throw error;
       };
       const urlappend = last(q, 'urlappend');
@@ -366,11 +340,11 @@ export function proxyRoutes(app: FastifyInstance, handles: HandleService): void 
         if (target) {
           const url = locationHeader(target.url + (urlappend ?? ''));
           reply.code(target.status).header('location', url);
-          return html(reply, target.status, redirectPage(url));
+          return sendHtml(reply, target.status, redirectPage(url));
         }
       }
       reply.header('vary', 'Accept');
-      if (wantsHtml) return html(reply, 200, recordPage(record));
+      if (wantsHtml) return sendHtml(reply, 200, handleRecordPage(record));
       // The bytes /api/handles/{handle} serves: the stored view.
       const view = handles.findView(record.id);
       const body = view ? view.subarray(2) : Buffer.from(JSON.stringify(handleResponse(record.id, publicValues(record.values))));

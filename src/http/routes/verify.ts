@@ -1,14 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../../config.js';
 import { VerifyItemNotFound, VerifyRateLimited } from '../../errors.js';
 import type { FoundItem } from '../../families/products/verify/item-port.js';
 import { RateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../../families/products/verify/rate-limit.js';
 import { StoreCounterStore } from '../../families/products/verify/sun-counters.js';
+import { loadOrCreateLogKey } from '../../families/products/verify/log-key-file.js';
+import { PersistedLog } from '../../families/products/verify/log-store.js';
 import { VerifyService, type VerifyServiceOptions } from '../../families/products/verify/verify-service.js';
 import { ProductRegistry } from '../../families/products/registry.js';
 import { prefixHandle } from '../../ids/handle.js';
 import type { Service } from '../../service/bootstrap.js';
 import { sendError } from '../problem.js';
 import { errorsFor, problem } from '../schemas.js';
+import { sendHtml } from '../../web/html.js';
+import { verifierPage } from '../../web/verifier-page.js';
 
 /**
  * Device authenticity verification over HTTP (issue 6):
@@ -17,6 +22,9 @@ import { errorsFor, problem } from '../schemas.js';
  *   POST /api/verify              {id, challengeId?, evidence, context?} -> 200 {id, verdict, reasons, assurance, item, token}
  *   GET  /01/{gtin}/21/{serial}   GS1 Digital Link: the item summary and how to verify it (JSON, or HTML for browsers)
  *
+ * The verification log is persisted (log-store.ts) with its HMAC key in CAIRN_CERTS_DIR
+ * (log-key-file.ts); SUN read counters on every accepted read (sun-counters.ts).
+ *
  * Both POSTs are anonymous and rate-limited per client address (token bucket; 429
  * ERR_VERIFY_RATE_LIMITED with Retry-After); answers are never cached. Every well-formed verify
  * request gets 200 whatever the verdict; malformed ones get a 400 problem with a stable code.
@@ -24,18 +32,47 @@ import { errorsFor, problem } from '../schemas.js';
 export interface VerifyRouteOptions {
   readonly rateLimit?: RateLimitOptions;
   readonly verify?: Partial<VerifyServiceOptions>;
+  /** Told each verdict given (the `cairn_verify_verdicts_total` metric). */
+  readonly onVerdict?: (verdict: string) => void;
 }
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
 
+type VerifySettings = Pick<
+  Config,
+  'verifyMaxSpeedKmh' | 'verifyRetentionSeconds' | 'verifyRateLimit' | 'verifyRatePerSecond' | 'verifyChallengeTtlSeconds' | 'verifyTokenLifetimeSeconds'
+>;
+
+/** The `CAIRN_VERIFY_*` settings as `buildApp`'s `verify` option (src/server.ts passes them). */
+export function verifyRouteOptions(config: VerifySettings): VerifyRouteOptions {
+  return {
+    rateLimit: { capacity: config.verifyRateLimit, refillPerSecond: config.verifyRatePerSecond },
+    verify: {
+      anomalyRules: { maxSpeedKmh: config.verifyMaxSpeedKmh },
+      log: { retentionMs: config.verifyRetentionSeconds * 1000 },
+      challengeTtlSeconds: config.verifyChallengeTtlSeconds,
+      tokenLifetimeSeconds: config.verifyTokenLifetimeSeconds,
+    },
+  };
+}
+
 export function verifyRoutes(app: FastifyInstance, service: Service, options: VerifyRouteOptions = {}): VerifyService {
   // The registry's read side is stateless over the store: the service's own, or one of our own.
   const registry = service.products?.registry ?? new ProductRegistry(service.store, { prefix: service.config.prefix });
+  // The log's HMAC key lives beside the signing keys, so that the persisted log stays usable across restarts.
+  const secret = options.verify?.log?.secret ?? loadOrCreateLogKey(service.config.certsDir);
   const verifier = new VerifyService((id) => registry.findItem(id), service.signer, {
     service: prefixHandle(service.config.prefix),
     counters: new StoreCounterStore(service.store),
     ...options.verify,
+    log: { ...options.verify?.log, secret },
   });
+  const persisted = new PersistedLog(service.store, verifier.log);
+  app.addHook('onReady', async () => {
+    await persisted.load();
+    persisted.start();
+  });
+  app.addHook('onClose', () => persisted.stop());
   const limiter = new RateLimiter({ ...DEFAULT_RATE_LIMIT, ...options.rateLimit });
 
   // Before the body is read: a refused client costs no parsing.
@@ -70,7 +107,11 @@ export function verifyRoutes(app: FastifyInstance, service: Service, options: Ve
         response: { 200: anyObject, ...errorsFor(problem, 400, 404, 409, 410, 413, 415, 429) },
       },
     },
-    async (req, reply) => reply.header('cache-control', 'no-store').send(await verifier.verify(req.body)),
+    async (req, reply) => {
+      const answer = await verifier.verify(req.body);
+      options.onVerdict?.(answer.verdict);
+      return reply.header('cache-control', 'no-store').send(answer);
+    },
   );
 
   app.get(
@@ -89,12 +130,12 @@ export function verifyRoutes(app: FastifyInstance, service: Service, options: Ve
       reply.header('vary', 'Accept');
       const found = await registry.findItem(path);
       if (!found) {
-        if (html) return (reply as FastifyReply).code(404).type('text/html; charset=utf-8').send(page('Unknown item', `<p>No item is registered as <code>${escapeHtml(path)}</code>.</p>`));
+        if (html) return sendHtml(reply, 404, verifierPage(path));
         throw new VerifyItemNotFound(`No item is registered as ${path}`);
       }
       const body = describe(verifier, found, path);
       if (!html) return body;
-      return reply.type('text/html; charset=utf-8').send(renderPage(body));
+      return sendHtml(reply, 200, verifierPage(path, facts(body)));
     },
   );
 
@@ -133,26 +174,12 @@ function prefersHtml(accept: string | undefined): boolean {
   return html >= 0 && (json < 0 || html < json);
 }
 
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
-}
-
-function renderPage(d: Description): string {
-  const rows = [
+/** The page's summary of a GS1 Digital Link item (the verifier page, src/web, runs the check). */
+function facts(d: Description): [string, string][] {
+  return [
     ['Identifier', d.id],
     ['Product', d.item.product ?? d.item.class],
     ['Manufacturer', d.item.manufacturer],
     ['Status', d.item.status],
-    ['Evidence this product gives', d.evidence],
-  ]
-    .map(([k, v]) => `<tr><th>${escapeHtml(k!)}</th><td>${escapeHtml(v!)}</td></tr>`)
-    .join('');
-  return page(
-    'Registered item',
-    `<table>${rows}</table><p>This page shows the registry entry only; it is not a verdict. To check the item in your hands, ` +
-      `ask <code>POST /api/verify/challenges</code> with <code>{"id": "${escapeHtml(d.id)}"}</code>, have the device sign the challenge, ` +
-      `and send the answer to <code>POST /api/verify</code>: the signed verdict checks against <a href="/.well-known/jwks.json">the service keys</a>.</p>`,
-  );
+  ];
 }
