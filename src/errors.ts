@@ -48,6 +48,7 @@ export const ERRORS = {
   ERR_AUTH_SESSION_EXPIRED: { status: 401, handleCode: 402, title: 'Session expired' },
   ERR_AUTH_NONCE_USED: { status: 401, handleCode: 403, title: 'Session nonce already used' },
   ERR_AUTH_INSECURE_TRANSPORT: { status: 403, handleCode: 402, title: 'Credentials require TLS or loopback' },
+  ERR_AUTH_RATE_LIMITED: { status: 429, handleCode: 3, title: 'Too many failed logins' },
   ERR_PERMISSION_DENIED: { status: 403, handleCode: 400, title: 'Not an administrator of this record' },
   ERR_PERMISSION_INSUFFICIENT: { status: 403, handleCode: 401, title: 'Insufficient permissions' },
   ERR_VLIST_CYCLE: { status: 409, handleCode: 202, title: 'HS_VLIST would form a cycle' },
@@ -56,6 +57,7 @@ export const ERRORS = {
   ERR_PREFIX_INVALID: { status: 400, handleCode: 102, title: 'Invalid prefix' },
   ERR_ROUTE_NOT_FOUND: { status: 404, handleCode: 4, title: 'No such resource' },
   ERR_NOT_READY: { status: 503, handleCode: 3, title: 'Service not ready' },
+  ERR_OVERLOADED: { status: 503, handleCode: 3, title: 'Service overloaded' },
   ERR_INTERNAL: { status: 500, handleCode: 2, title: 'Internal error' },
   ERR_CONFIG_INVALID: { status: 500, handleCode: 2, title: 'Invalid configuration' },
   ERR_SIGNATURE_INVALID: { status: 422, handleCode: 2, title: 'Signature does not verify' },
@@ -133,6 +135,11 @@ export const ERRORS = {
   ERR_MANIFEST_INVALID: { status: 400, handleCode: 4, title: 'Invalid bulk manifest' },
   ERR_MANIFEST_COUNT_MISMATCH: { status: 400, handleCode: 4, title: 'Manifest count does not match the rows' },
   ERR_MANIFEST_REUSED: { status: 422, handleCode: 4, title: 'Manifest id already used for a different batch' },
+  ERR_LOG_ENTRY_NOT_FOUND: { status: 404, handleCode: 100, title: 'No transparency-log entry for that record version' },
+  ERR_LOG_TREE_SIZE_BEYOND: { status: 400, handleCode: 4, title: 'Tree size beyond the transparency log' },
+  ERR_LOG_ENTRY_NOT_IN_TREE: { status: 400, handleCode: 4, title: 'Entry was logged after that tree size' },
+  ERR_LOG_RANGE_INVALID: { status: 400, handleCode: 4, title: 'Consistency proof needs 1 <= first <= second' },
+  ERR_LOG_INCONSISTENT: { status: 500, handleCode: 2, title: 'Transparency log disagrees with the change log' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -194,6 +201,7 @@ export class AuthSessionUnknown extends CairnError { constructor(...a: Detailed)
 export class AuthSessionExpired extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_SESSION_EXPIRED', ...a); } }
 export class AuthNonceUsed extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_NONCE_USED', ...a); } }
 export class AuthInsecureTransport extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_INSECURE_TRANSPORT', ...a); } }
+export class AuthRateLimited extends CairnError { constructor(...a: Detailed) { super('ERR_AUTH_RATE_LIMITED', ...a); } }
 export class PermissionDenied extends CairnError { constructor(...a: Detailed) { super('ERR_PERMISSION_DENIED', ...a); } }
 export class PermissionInsufficient extends CairnError { constructor(...a: Detailed) { super('ERR_PERMISSION_INSUFFICIENT', ...a); } }
 export class VlistCycle extends CairnError { constructor(...a: Detailed) { super('ERR_VLIST_CYCLE', ...a); } }
@@ -202,6 +210,7 @@ export class PrefixExists extends CairnError { constructor(...a: Detailed) { sup
 export class PrefixInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_PREFIX_INVALID', ...a); } }
 export class RouteNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_ROUTE_NOT_FOUND', ...a); } }
 export class NotReady extends CairnError { constructor(...a: Detailed) { super('ERR_NOT_READY', ...a); } }
+export class Overloaded extends CairnError { constructor(...a: Detailed) { super('ERR_OVERLOADED', ...a); } }
 export class InternalError extends CairnError { constructor(...a: Detailed) { super('ERR_INTERNAL', ...a); } }
 export class ConfigInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_CONFIG_INVALID', ...a); } }
 export class SignatureInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_SIGNATURE_INVALID', ...a); } }
@@ -279,4 +288,9 @@ export class DeviceKeyPrivate extends CairnError { constructor(...a: Detailed) {
 export class ManifestInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_MANIFEST_INVALID', ...a); } }
 export class ManifestCountMismatch extends CairnError { constructor(...a: Detailed) { super('ERR_MANIFEST_COUNT_MISMATCH', ...a); } }
 export class ManifestReused extends CairnError { constructor(...a: Detailed) { super('ERR_MANIFEST_REUSED', ...a); } }
+export class LogEntryNotFound extends CairnError { constructor(...a: Detailed) { super('ERR_LOG_ENTRY_NOT_FOUND', ...a); } }
+export class LogTreeSizeBeyond extends CairnError { constructor(...a: Detailed) { super('ERR_LOG_TREE_SIZE_BEYOND', ...a); } }
+export class LogEntryNotInTree extends CairnError { constructor(...a: Detailed) { super('ERR_LOG_ENTRY_NOT_IN_TREE', ...a); } }
+export class LogRangeInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_LOG_RANGE_INVALID', ...a); } }
+export class LogInconsistent extends CairnError { constructor(...a: Detailed) { super('ERR_LOG_INCONSISTENT', ...a); } }
 

@@ -3,12 +3,15 @@ import type { Config } from './config.js';
 import { redactConfig } from './config.js';
 import { buildApp } from './http/app.js';
 import { createLogging } from './http/logging.js';
+import { Metrics } from './http/metrics.js';
 import { startOrs } from './dns/start-ors.js';
 import { startDoipListener } from './doip/listener.js';
 import { doipFor } from './doip/operations.js';
 import { startService, type Service } from './service/bootstrap.js';
 import { loadOrCreateDevCertificate } from './service/tls-cert.js';
 import { openMirror } from './mirror/mirror.js';
+import { LoginLimiter, useLoginLimiter } from './families/doa/login-limiter.js';
+import { verifyRouteOptions } from './http/routes/verify.js';
 
 export interface RunningServer {
   readonly service: Service;
@@ -26,8 +29,11 @@ export interface RunningServer {
 export async function runServer(config: Config): Promise<RunningServer> {
   const mirror = config.mirrorOf === undefined ? undefined : await openMirror(config);
   const service = mirror?.service ?? (await startService(config));
+  const { loginFailuresPerAddress: perAddress, loginFailuresPerIdentity: perIdentity, loginFailureWindowSeconds: windowSeconds } = config;
+  useLoginLimiter(service.handles, new LoginLimiter({ perAddress, perIdentity, windowSeconds }));
   const logging = createLogging(config.logLevel);
-  const app = await buildApp(service, { logging, ...(mirror ? { mirror: mirror.http } : {}) });
+  const metrics = new Metrics();
+  const app = await buildApp(service, { logging, metrics, verify: verifyRouteOptions(config), ...(mirror ? { mirror: mirror.http } : {}) });
   if (mirror) mirror.guardDoip(doipFor(service));
   await app.listen({ host: config.host, port: config.httpPort });
   const address = app.server.address();
@@ -36,7 +42,7 @@ export async function runServer(config: Config): Promise<RunningServer> {
   const publicUrl = config.publicUrl ?? `http://${host}:${port}`;
   let ors;
   try {
-    ors = await startOrs(service, config, publicUrl, (e) => app.log.warn({ event: 'dns-error', err: e }, 'DNS responder error'));
+    ors = await startOrs(service, config, publicUrl, (e) => app.log.warn({ event: 'dns-error', err: e }, 'DNS responder error'), metrics.dns);
   } catch (e) {
     await app.close();
     await service.close();
@@ -53,6 +59,7 @@ export async function runServer(config: Config): Promise<RunningServer> {
       cert: tls.cert,
       limits: { maxMessageBytes: config.bodyLimit, maxSegmentBytes: config.bodyLimit, maxSegments: 256 },
       onError: (e) => app.log.error({ event: 'doip-error', err: e }, 'DOIP request failed'),
+      metrics: metrics.doip,
     });
   } catch (e) {
     await ors.close();

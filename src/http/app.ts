@@ -7,16 +7,22 @@ import { allowAnyOrigin, registerPreflight } from './cors.js';
 import { parseJsonBody } from '../records/strict-json.js';
 import { fastResolveServerFactory, type FastPath } from './fast-resolve.js';
 import { lazyChildLogger, registerAccessLog, type Logging } from './logging.js';
-import { HttpMetrics } from './metrics.js';
+import { Metrics } from './metrics.js';
+import { registerOverload } from './overload.js';
+import { StoreSize } from './store-metrics.js';
+import { storeDir } from '../ops/open.js';
 import { registerHandleChallenge } from './auth.js';
 import { sendError, toCairnError } from './problem.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminKeyRoutes } from './routes/admin-keys.js';
 import { batchRoutes } from './routes/batch.js';
 import { doipRoutes } from './routes/doip.js';
 import { handleRoutes } from './routes/handles.js';
 import { historyRoutes } from './routes/history.js';
 import { itsRoutes } from './routes/its.js';
+import { logRoutes } from './routes/log.js';
 import { oidRoutes } from './routes/oids.js';
+import { pageRoutes } from './routes/pages.js';
 import { prefixRoutes } from './routes/prefixes.js';
 import { productRoutes } from './routes/products.js';
 import { proxyRoutes } from './routes/proxy.js';
@@ -37,6 +43,8 @@ export interface AppOptions {
   readonly verify?: VerifyRouteOptions;
   /** Read-only mode of a mirror (src/mirror/http.ts): refuses writes, sends authenticated reads to the primary. */
   readonly mirror?: { register(app: FastifyInstance): void };
+  /** The metrics registry `/metrics` renders; the server shares it with the DNS and DOIP listeners. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -44,7 +52,7 @@ export interface AppOptions {
  * tests use `app.inject()`.
  */
 export async function buildApp(service: Service, options: AppOptions = {}): Promise<FastifyInstance> {
-  const metrics = new HttpMetrics();
+  const metrics = options.metrics ?? new Metrics();
   const access = options.logging?.access;
   const fast: FastPath = { handles: service.handles, metrics, access, closing: false, hits: 0 };
   const app = Fastify({
@@ -66,6 +74,17 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   });
 
   metrics.register(app);
+  // First of the request hooks: a shed request costs as little as possible.
+  fast.shedding = await registerOverload(app, service.config);
+  const shedding = fast.shedding;
+  if (shedding) {
+    metrics.collect(() => ({
+      cairn_overload_shedding: { help: '1 while requests are shed (503 ERR_OVERLOADED) because a CAIRN_OVERLOAD_* limit is exceeded.', value: shedding.active() ? 1 : 0 },
+      cairn_event_loop_delay_seconds: { help: 'Mean event-loop delay over the last sample (about a second).', value: app.memoryUsage().eventLoopDelay / 1000 },
+    }));
+  }
+  const size = new StoreSize(service.store, storeDir(service.config.dataDir));
+  metrics.collect(() => size.gauges());
   app.addHook('preClose', (done) => {
     fast.closing = true;
     done();
@@ -116,8 +135,11 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   batchRoutes(app, service);
   await searchRoutes(app, service);
   productRoutes(app, service);
-  verifyRoutes(app, service, options.verify);
+  verifyRoutes(app, service, { ...options.verify, onVerdict: (verdict) => metrics.verdict(verdict) });
   adminRoutes(app, service);
+  adminKeyRoutes(app, service);
+  if (service.log) logRoutes(app, service, service.log);
+  pageRoutes(app, service);
   // `GET /{handle}`: a wildcard, so every other route wins over it; it answers handles served here only.
   proxyRoutes(app, service.handles);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

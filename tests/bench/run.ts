@@ -9,6 +9,9 @@
  *   (c) ORS NAPTR queries over UDP, Cairn's DNS responder against Knot DNS serving the same zone,
  *       both loaded with dnsperf: budget >= 0.5x (tests/bench/ors.ts; skipped with a message when
  *       knotd or dnsperf is not installed).
+ *   (d) device verification (device-signature, Ed25519 and P-256) against raw crypto.verify, and
+ *       `cairn products import` of 10^6 items against raw signing with the peak RSS: budget >= 0.7x
+ *       (tests/bench/verify.ts).
  *
  * Options:
  *   --quick               smoke run (~45 s): one round of 2 s HTTP runs, 3,000-handle imports, a
@@ -21,6 +24,12 @@
  *   --only ors            run only (c) and put its summary row and section into the existing report
  *                         (--out, else BENCHMARKS.md or the quick file), keeping the other sections
  *   --ors-arcs N          OID arcs in the ORS zone (default 10,000; quick 2,000)
+ *   --only verify         run only (d), device verification and bulk item registration (tests/bench/verify.ts),
+ *                         and splice its rows and section into the existing report the same way
+ *   --verify-items N      items of (d)'s bulk registration (default 1,000,000; quick 2,000)
+ *   --only its            run only (e), ITS near/ahead queries against PostGIS (tests/bench/its.ts), spliced in the same way
+ *   --its-signs N --its-queries N   signs loaded for (e) (default 1,000,000; quick 20,000; cached in
+ *                         tests/artifacts/) and queries per mode (default 2,000; quick 200)
  *   --dns-clients N --dns-outstanding N   dnsperf -c and -q for (c) (default 8 and 128)
  *   Every option may also be written --name=value.
  *
@@ -54,6 +63,9 @@ import { loadOrCreateSigningKeys } from '../../src/service/key-files.js';
 import { openStore } from '../../src/store/open.js';
 import { pickLoadGenerator, type LoadGenerator, type LoadResult } from './loadgen.js';
 import { orsPhase, orsSection, orsSummaryRow, spliceOrs, type OrsOptions, type OrsResults } from './ors.js';
+import { spliceVerify, verifyPhase, verifySection, verifySummaryRows, type VerifyOptions } from './verify.js';
+import { itsPhase, itsSection, itsSummaryRows, spliceIts, type ItsOptions } from './its.js';
+import { carrySections } from './carry-sections.js';
 import {
   cleanEnv,
   coreBusy,
@@ -99,14 +111,16 @@ interface Options {
   readonly importCount: number;
   readonly signSeconds: number;
   readonly es256: boolean;
-  readonly only: 'ors' | undefined;
+  readonly only: 'ors' | 'verify' | 'its' | undefined;
   readonly ors: OrsOptions;
+  readonly verify: VerifyOptions;
+  readonly its: ItsOptions;
   readonly deadlineMs: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
   const flags = new Set(['--quick', '--no-es256']);
-  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds', '--only', '--ors-arcs', '--dns-clients', '--dns-outstanding']);
+  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds', '--only', '--ors-arcs', '--dns-clients', '--dns-outstanding', '--verify-items', '--its-signs', '--its-queries']);
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -136,7 +150,24 @@ function parseOptions(argv: readonly string[]): Options {
   const importCount = Math.floor(num('--import', quick ? 3000 : 100_000, 10));
   const signSeconds = num('--sign-seconds', quick ? 0.5 : 3, 0.2);
   const only = value('--only');
-  if (only !== undefined && only !== 'ors') throw new Error('--only must be ors');
+  if (only !== undefined && only !== 'ors' && only !== 'verify' && only !== 'its') throw new Error('--only must be ors, verify or its');
+  const verify: VerifyOptions = {
+    seconds: quick ? 0.3 : 1,
+    rounds: quick ? 2 : 6,
+    deviceItems: quick ? 50 : 1000,
+    bulkItems: Math.floor(num('--verify-items', quick ? 2000 : 1_000_000, 10)),
+    signSeconds,
+  };
+  const its: ItsOptions = {
+    quick,
+    signs: Math.floor(num('--its-signs', quick ? 20_000 : 1_000_000, 100)),
+    queries: Math.floor(num('--its-queries', quick ? 200 : 2000, 10)),
+    radius: 500,
+    aheadDistance: 1000,
+  };
+  // Generating the signs (when not cached) at >= 250 signs/s on a busy machine, loading PostGIS, and the queries.
+  const itsSeconds = its.signs / 250 + its.signs / 20_000 + its.queries * 0.5 + 180;
+  const verifySeconds = 4 * (verify.rounds * verify.seconds * 3 + 30 + verify.deviceItems / 50) + verify.bulkItems * 0.004 + 180; // the import at >= 250 items/s on a busy machine
   const ors: OrsOptions = {
     quick,
     arcs: Math.floor(num('--ors-arcs', quick ? 2000 : 10_000, 10)),
@@ -151,7 +182,7 @@ function parseOptions(argv: readonly string[]): Options {
   // >= 200/s, and startup slack.
   const orsSeconds = 2 * (warmup + rounds * (duration + 1)) + ors.arcs / 200 + 60;
   const deadlineMs = Math.round(
-    (only === 'ors' ? orsSeconds + 60 : 3 * (warmup + rounds * duration) + 4 * (importCount / 1000) + 8 * signSeconds + 240 + orsSeconds) * 1000,
+    (only === 'ors' ? orsSeconds + 60 : only === 'verify' ? verifySeconds : only === 'its' ? itsSeconds : 3 * (warmup + rounds * duration) + 4 * (importCount / 1000) + 8 * signSeconds + 240 + orsSeconds + verifySeconds + itsSeconds) * 1000,
   );
   return {
     quick,
@@ -166,6 +197,8 @@ function parseOptions(argv: readonly string[]): Options {
     es256: !given.has('--no-es256'),
     only,
     ors,
+    verify,
+    its,
     deadlineMs,
   };
 }
@@ -776,6 +809,8 @@ function report(opts: Options, machine: Machine, started: Date, seconds: number,
     'npm run bench                   # builds, runs everything, writes BENCHMARKS.md',
     'npm run bench -- --quick        # smoke run, writes tests/artifacts/bench-quick.md',
     'npm run bench -- --only ors     # (c) alone, replacing its row and section in BENCHMARKS.md',
+    'apt-get install -y postgis postgresql-15-postgis-3  # for (e)\'s PostGIS anchor; without it (e) measures Cairn alone',
+    'npm run bench -- --only its     # (e) alone: ITS near/ahead against PostGIS, 10^6 signs cached in tests/artifacts/',
     '```',
     '',
   );
@@ -835,6 +870,22 @@ async function main(): Promise<number> {
       process.stdout.write(`${orsSummaryRow(ors)}\nORS row and section written to ${relative(process.cwd(), opts.out) || opts.out} in ${seconds.toFixed(0)} s.\n`);
       return 0;
     }
+    if (opts.only === 'verify') {
+      const v = await verifyPhase(tmp, machine.workCpu, opts.verify, log);
+      const text = spliceVerify(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, verifySummaryRows(v), verifySection(v, opts.verify, `npm run bench -- ${process.argv.slice(2).join(' ')}`));
+      mkdirSync(dirname(opts.out), { recursive: true });
+      writeFileSync(opts.out, text);
+      process.stdout.write(`${verifySummaryRows(v).join('\n')}\nVerification rows and section written to ${relative(process.cwd(), opts.out) || opts.out}.\n`);
+      return 0;
+    }
+    if (opts.only === 'its') {
+      const r = await itsPhase(tmp, machine.workCpu, opts.its, log);
+      const text = spliceIts(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, itsSummaryRows(r), itsSection(r, opts.its, `npm run bench -- ${process.argv.slice(2).join(' ')}`));
+      mkdirSync(dirname(opts.out), { recursive: true });
+      writeFileSync(opts.out, text);
+      process.stdout.write(`${itsSummaryRows(r).join('\n')}\nITS rows and section written to ${relative(process.cwd(), opts.out) || opts.out}.\n`);
+      return 0;
+    }
     const loadgen = pickLoadGenerator(REPO, opts.loadgen);
     log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; load generator ${loadgen.name} ${loadgen.version}; ${machine.workCpu !== undefined ? `work on CPU ${machine.workCpu}, load on CPU ${machine.loadCpu}` : 'no CPU pinning'}`);
     const http = await httpPhase(tmp, machine, opts, loadgen, log);
@@ -844,9 +895,14 @@ async function main(): Promise<number> {
     const imports: ImportResults[] = [await importPhase(tmp, file, 'EdDSA', machine, opts, log)];
     if (opts.es256) imports.push(await importPhase(tmp, file, 'ES256', machine, opts, log));
     const ors = await orsPhase(tmp, { work: machine.workCpu, load: machine.loadCpu }, opts.ors, log);
+    const v = await verifyPhase(tmp, machine.workCpu, opts.verify, log);
+    const its = await itsPhase(tmp, machine.workCpu, opts.its, log);
 
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    const text = report(opts, machine, started, seconds, http, imports, ors);
+    const withVerify = spliceVerify(report(opts, machine, started, seconds, http, imports, ors), verifySummaryRows(v), verifySection(v, opts.verify, undefined));
+    const fresh = spliceIts(withVerify, itsSummaryRows(its), itsSection(its, opts.its, undefined));
+    // Sections this run does not write (fuzzing, the log follower's cost) stay as they were.
+    const text = carrySections(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, fresh);
     mkdirSync(dirname(opts.out), { recursive: true });
     writeFileSync(opts.out, text);
     const summary = text.slice(text.indexOf('## Summary'), text.indexOf('## Run'));
