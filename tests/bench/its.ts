@@ -41,6 +41,7 @@ import { parseItsQuery } from '../../src/families/its/its-query.js';
 import { formatItsSignId, parseItsSignType } from '../../src/ids/its-sign.js';
 import { ADMIN_INDEX, startService } from '../../src/service/bootstrap.js';
 import { cleanEnv, freePort, sleep, spawnTracked, stop } from './procs.js';
+import { splicePhase } from './report-splice.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/tests/bench
 const REPO = resolve(HERE, '..', '..', '..');
@@ -593,26 +594,7 @@ export function itsSection(r: ItsResults, o: ItsOptions, partialRun: string | un
   return L;
 }
 
-/** The report text with the ITS rows and section put in or replaced (`--only its`). */
+/** Replaces (or adds) this phase's rows in the summary table and its section, keeping everything else. */
 export function spliceIts(existing: string | undefined, rows: readonly string[], section: readonly string[]): string {
-  const body = section.join('\n');
-  if (existing === undefined || !existing.includes('## Summary')) {
-    return ['# Benchmarks', '', '## Summary', '', '| path | Cairn | anchor | ratio | budget | met |', '|---|---:|---:|---:|---:|:---:|', ...rows, '', body].join('\n');
-  }
-  const lines = existing.split('\n').filter((l) => !l.startsWith(`| ${ROW_LABEL}`) && !l.startsWith(`| ${ROW_LABEL_AHEAD}`));
-  const summary = lines.indexOf('## Summary');
-  let last = summary + 1;
-  while (last < lines.length && !lines[last]!.startsWith('|')) last++;
-  while (last + 1 < lines.length && lines[last + 1]!.startsWith('|')) last++;
-  lines.splice(last + 1, 0, ...rows);
-  let text = lines.join('\n');
-  const start = text.indexOf(`${ITS_SECTION}\n`);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + ITS_SECTION.length);
-    text = `${text.slice(0, start)}${body}${next >= 0 ? `\n${text.slice(next + 1)}` : ''}`;
-  } else {
-    const reproduce = text.indexOf('\n## Reproduce');
-    text = reproduce >= 0 ? `${text.slice(0, reproduce + 1)}${body}\n${text.slice(reproduce + 1)}` : `${text}\n${body}`;
-  }
-  return text;
+  return splicePhase(existing, [ROW_LABEL, ROW_LABEL_AHEAD], rows, ITS_SECTION, section);
 }

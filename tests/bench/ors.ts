@@ -25,6 +25,7 @@ import type { Principal } from '../../src/families/doa/authorize.js';
 import { ADMIN_INDEX, startService } from '../../src/service/bootstrap.js';
 import { knotdVersion, pinAllThreads, startKnot, threadAffinities } from './knot.js';
 import { cleanEnv, coreBusy, cpuTimes, freePort, processCpuSeconds, run, runChecked, sleep, spawnTracked, stop } from './procs.js';
+import { splicePhase } from './report-splice.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/tests/bench
 const REPO = resolve(HERE, '..', '..', '..');
@@ -657,30 +658,6 @@ export function orsSection(r: OrsResults, o: OrsOptions, partialRun: string | un
  * sections of an existing report are kept as they are.
  */
 export function spliceOrs(existing: string | undefined, row: string, section: string[]): string {
-  const body = section.join('\n');
-  if (existing === undefined || !existing.includes('## Summary')) {
-    return ['# Benchmarks', '', '## Summary', '', '| path | Cairn | anchor | ratio | budget | met |', '|---|---:|---:|---:|---:|:---:|', row, '', body].join('\n');
-  }
-  const lines = existing.split('\n');
-  const at = lines.findIndex((l) => l.startsWith(`| ${ROW_LABEL} |`));
-  if (at >= 0) lines[at] = row;
-  else {
-    const summary = lines.indexOf('## Summary');
-    let last = summary + 1;
-    while (last < lines.length && !lines[last]!.startsWith('|')) last++;
-    while (last + 1 < lines.length && lines[last + 1]!.startsWith('|')) last++;
-    lines.splice(last + 1, 0, row);
-  }
-  let text = lines.join('\n');
   // The heading as written now, or as an earlier version of this file wrote it.
-  const heading = /^## (\(c\) )?ORS NAPTR over UDP$/m.exec(text);
-  const start = heading?.index ?? -1;
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + heading![0].length);
-    text = `${text.slice(0, start)}${body}${next >= 0 ? `\n${text.slice(next + 1)}` : ''}`;
-  } else {
-    const reproduce = text.indexOf('\n## Reproduce');
-    text = reproduce >= 0 ? `${text.slice(0, reproduce + 1)}${body}\n${text.slice(reproduce + 1)}` : `${text}\n${body}`;
-  }
-  return text;
+  return splicePhase(existing, [ROW_LABEL], [row], /^## (\(c\) )?ORS NAPTR over UDP\s*$/m, section);
 }

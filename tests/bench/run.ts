@@ -65,7 +65,7 @@ import { pickLoadGenerator, type LoadGenerator, type LoadResult } from './loadge
 import { orsPhase, orsSection, orsSummaryRow, spliceOrs, type OrsOptions, type OrsResults } from './ors.js';
 import { spliceVerify, verifyPhase, verifySection, verifySummaryRows, type VerifyOptions } from './verify.js';
 import { itsPhase, itsSection, itsSummaryRows, spliceIts, type ItsOptions } from './its.js';
-import { carrySections } from './carry-sections.js';
+import { carrySections } from './report-splice.js';
 import {
   cleanEnv,
   coreBusy,

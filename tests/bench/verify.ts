@@ -24,6 +24,7 @@ import { parseHandle } from '../../src/ids/handle.js';
 import { startService } from '../../src/service/bootstrap.js';
 import { openStore } from '../../src/store/open.js';
 import { cleanEnv, runChecked, sleep, spawnTracked } from './procs.js';
+import { splicePhase } from './report-splice.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/tests/bench
 const REPO = resolve(HERE, '..', '..', '..');
@@ -394,24 +395,5 @@ export function ceilingNote(r: VerifyResults): string[] {
 
 /** Replaces (or adds) this phase's rows in the summary table and its section, keeping everything else. */
 export function spliceVerify(existing: string | undefined, rows: readonly string[], section: readonly string[]): string {
-  const body = section.join('\n');
-  if (existing === undefined || !existing.includes('## Summary')) {
-    return ['# Benchmarks', '', '## Summary', '', '| path | Cairn | anchor | ratio | budget | met |', '|---|---:|---:|---:|---:|:---:|', ...rows, '', body].join('\n');
-  }
-  const lines = existing.split('\n').filter((l) => !l.startsWith(`| ${ROW_VERIFY}`) && !l.startsWith(`| ${ROW_BULK}`));
-  const summary = lines.indexOf('## Summary');
-  let last = summary + 1;
-  while (last < lines.length && !lines[last]!.startsWith('|')) last++;
-  while (last + 1 < lines.length && lines[last + 1]!.startsWith('|')) last++;
-  lines.splice(last + 1, 0, ...rows);
-  let text = lines.join('\n');
-  const start = text.indexOf(`${VERIFY_SECTION}\n`);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + VERIFY_SECTION.length);
-    text = `${text.slice(0, start)}${body}${next >= 0 ? `\n${text.slice(next + 1)}` : ''}`;
-  } else {
-    const reproduce = text.indexOf('\n## Reproduce');
-    text = reproduce >= 0 ? `${text.slice(0, reproduce + 1)}${body}\n${text.slice(reproduce + 1)}` : `${text}\n${body}`;
-  }
-  return text;
+  return splicePhase(existing, [ROW_VERIFY, ROW_BULK], rows, VERIFY_SECTION, section);
 }

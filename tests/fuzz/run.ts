@@ -18,6 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FuzzLine } from './fuzz.js';
 import { measureScaling, type ScalingRow } from './scaling.js';
+import { spliceSection } from '../bench/report-splice.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = resolve(HERE, '..', '..', '..');
@@ -39,18 +40,8 @@ function positiveInteger(text: string | undefined, fallback: number, what: strin
 }
 
 /** Replaces the "## Fuzzing" section (up to the next "## " heading), or adds it before "## Reproduce" or at the end. */
-export function spliceSection(file: string | undefined, section: string): string {
-  const body = `${section.trimEnd()}\n\n`;
-  if (file === undefined) return `# Benchmarks\n\n${body}`;
-  const start = file.search(/^## Fuzzing\s*$/m);
-  if (start >= 0) {
-    const rest = file.slice(start + SECTION.length);
-    const next = rest.search(/^## /m);
-    return file.slice(0, start) + body + (next < 0 ? '' : rest.slice(next));
-  }
-  const reproduce = file.search(/^## Reproduce\s*$/m);
-  if (reproduce >= 0) return file.slice(0, reproduce) + body + file.slice(reproduce);
-  return `${file.trimEnd()}\n\n${body}`;
+export function spliceFuzzing(file: string | undefined, section: string): string {
+  return spliceSection(file, SECTION, section);
 }
 
 function section(lines: FuzzLine[], scaling: readonly ScalingRow[], seconds: number, seed: number, wallSeconds: number, exitCode: number): string {
@@ -122,7 +113,7 @@ function main(): number {
   process.stdout.write(`\n${text}\n`);
   if (write && lines.length > 0) {
     const file = join(REPO, 'BENCHMARKS.md');
-    writeFileSync(file, spliceSection(existsSync(file) ? readFileSync(file, 'utf8') : undefined, text));
+    writeFileSync(file, spliceFuzzing(existsSync(file) ? readFileSync(file, 'utf8') : undefined, text));
     process.stdout.write(`\nWritten to the "${SECTION}" section of BENCHMARKS.md.\n`);
   }
   return exitCode;
