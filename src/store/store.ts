@@ -43,6 +43,9 @@ export interface ChangeEntry {
   readonly at: number;
 }
 
+/** Called after a commit landed: its change-log entries and, at the same positions, the writes they record. */
+export type CommitListener = (entries: readonly ChangeEntry[], writes: readonly RecordWrite[]) => void;
+
 /** One record's new state, with everything derived from it that is stored beside it. */
 export interface RecordWrite {
   readonly key: string;
@@ -74,7 +77,7 @@ export class RecordStore {
   private readonly views: TwoGenerationCache<string, Buffer> | undefined;
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
-  private readonly commitListeners = new Set<(entries: readonly ChangeEntry[]) => void>();
+  private readonly commitListeners = new Set<CommitListener>();
 
   private constructor(readonly db: Db, private readonly options: StoreOptions) {
     const sub = <V>(name: string, valueEncoding: 'buffer' | 'utf8'): Sub<V> =>
@@ -195,7 +198,7 @@ export class RecordStore {
       for (const w of writes) this.views?.delete(w.key);
     }
     this.seq = seq;
-    for (const listener of this.commitListeners) listener(entries);
+    for (const listener of this.commitListeners) listener(entries, writes);
     return entries;
   }
 
@@ -203,7 +206,7 @@ export class RecordStore {
    * Calls `listener` after every commit that landed, with its change-log entries (followers such
    * as the transparency log, src/log/). It runs inside the writer's call: keep it to scheduling.
    */
-  onCommit(listener: (entries: readonly ChangeEntry[]) => void): () => void {
+  onCommit(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
   }
