@@ -33,7 +33,7 @@ export function adminKeyRoutes(app: FastifyInstance, service: Service): void {
         summary:
           'Rotate the signing key while serving (service admin only): body {alg?: EdDSA|ES256|RS256, retireAfter?: RFC 3339 time | duration (30d, PT12H) | "never", batchSize?, pauseMs?}; 202 once the new key signs, the re-sign continuing in the background',
         tags: ['operations'],
-        response: { 202: anyObject, ...errorsFor(problem, 400, 401, 403, 415) },
+        response: { 202: anyObject, ...errorsFor(problem, 400, 401, 403, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -51,7 +51,7 @@ export function adminKeyRoutes(app: FastifyInstance, service: Service): void {
       schema: {
         summary: 'The signing keys with their state, and the re-sign progress (service admin only)',
         tags: ['operations'],
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 429) },
       },
     },
     async (req, reply) => {

@@ -18,7 +18,7 @@ export function adminRoutes(app: FastifyInstance, service: Service): void {
       schema: {
         summary: 'A consistent backup of the whole store (service admin only; HTTP Basic or a Handle session, over TLS or from loopback)',
         tags: ['operations'],
-        response: { 200: { type: 'string', format: 'binary', description: 'application/gzip: the backup file' }, ...errorsFor(problem, 400, 401, 403) },
+        response: { 200: { type: 'string', format: 'binary', description: 'application/gzip: the backup file' }, ...errorsFor(problem, 400, 401, 403, 429) },
       },
     },
     async (req, reply) => {

@@ -123,7 +123,7 @@ export function historyRoutes(app: FastifyInstance, service: Service): void {
           type: 'object',
           properties: { since: { type: 'string', description: 'change-log position, default 0' }, limit: { type: 'string', description: '1-1000, default 100' } },
         },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 429) },
       },
     },
     async (req) => {

@@ -84,7 +84,7 @@ export function itsRoutes(app: FastifyInstance, service: Service): void {
         tags: ['its'],
         params: issuerParam,
         body: { description: '{"identity": "index:handle", "name": "..."}' },
-        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 413, 415) },
+        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -102,7 +102,7 @@ export function itsRoutes(app: FastifyInstance, service: Service): void {
         summary: 'Withdraw an issuer grant (service admin): the signs stay, the former grantee can no longer write under the issuer',
         tags: ['its'],
         params: issuerParam,
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 429) },
       },
     },
     async (req) => {
@@ -123,7 +123,7 @@ export function itsRoutes(app: FastifyInstance, service: Service): void {
         params: { type: 'object', properties: { kind: { type: 'string', description: 'sign, plate, vms, sgnl or isct' }, issuer: issuerParam.properties.issuer } },
         querystring: strings('type'),
         body: anyBody,
-        response: { 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 413, 415) },
+        response: { 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -166,7 +166,7 @@ export function itsRoutes(app: FastifyInstance, service: Service): void {
         tags: ['its'],
         params: idParam,
         body: anyBody,
-        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415) },
+        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -185,7 +185,7 @@ export function itsRoutes(app: FastifyInstance, service: Service): void {
         tags: ['its'],
         params: idParam,
         querystring: strings('reason', 'successor'),
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 429) },
       },
     },
     async (req) => {

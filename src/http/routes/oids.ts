@@ -39,7 +39,7 @@ export function oidRoutes(app: FastifyInstance, service: Service): void {
 
   app.get(
     '/api/oids/:oid',
-    { schema: { summary: 'An OID arc: its forms (dotted, DER, IRI, ASN.1), registration, values and signature', tags: ['oids'], params: oidParam, response: { 200: anyObject, ...errorsFor(problem, 400, 401, 404, 410) } } },
+    { schema: { summary: 'An OID arc: its forms (dotted, DER, IRI, ASN.1), registration, values and signature', tags: ['oids'], params: oidParam, response: { 200: anyObject, ...errorsFor(problem, 400, 401, 404, 410, 429) } } },
     async (req, reply) => sendArc(req, reply, (req.params as { oid: string }).oid),
   );
 
@@ -56,7 +56,7 @@ export function oidRoutes(app: FastifyInstance, service: Service): void {
             dltTx: { type: 'string', description: 'Y.4476 transaction, <CAIP-2 chain>:<txHash>, e.g. eip155:1:0x<64 hex>' },
           },
         },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 404, 410) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 404, 410, 429) },
       },
     },
     async (req, reply) => {
@@ -102,7 +102,7 @@ export function oidRoutes(app: FastifyInstance, service: Service): void {
         tags: ['oids'],
         params: oidParam,
         body: { type: 'object' },
-        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 409, 413, 415) },
+        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 409, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -116,7 +116,7 @@ export function oidRoutes(app: FastifyInstance, service: Service): void {
 
   app.delete(
     '/api/oids/:oid',
-    { schema: { summary: 'Tombstone an arc', tags: ['oids'], params: oidParam, response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 410) } } },
+    { schema: { summary: 'Tombstone an arc', tags: ['oids'], params: oidParam, response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 410, 429) } } },
     async (req) => {
       const who = await requirePrincipal(req, service.handles);
       const oid = (req.params as { oid: string }).oid;

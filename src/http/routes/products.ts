@@ -35,7 +35,7 @@ export function productRoutes(app: FastifyInstance, service: Service): void {
         summary: 'Register a manufacturer (service admin): a derived prefix <prefix>.<n> with its own admin identity and secret (shown once)',
         tags: ['products'],
         body: { description: '{"name": "Acme Devices", "suffix"?: "7"}' },
-        response: { 201: anyObject, ...errorsFor(problem, 400, 401, 403, 409, 413, 415) },
+        response: { 201: anyObject, ...errorsFor(problem, 400, 401, 403, 409, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -66,7 +66,7 @@ export function productRoutes(app: FastifyInstance, service: Service): void {
         tags: ['products'],
         params: { type: 'object', properties: prefixParam },
         body: { description: '{"anchors": ["-----BEGIN CERTIFICATE-----\\n...", ...]} (an entry may hold several certificates)' },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415, 429) },
       },
     },
     async (req) => {
@@ -85,7 +85,7 @@ export function productRoutes(app: FastifyInstance, service: Service): void {
         tags: ['products'],
         params: { type: 'object', properties: prefixParam },
         body: { description: '{"crls": ["-----BEGIN X509 CRL-----\\n...", ...]}' },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415, 429) },
       },
     },
     async (req) => {
@@ -107,7 +107,7 @@ export function productRoutes(app: FastifyInstance, service: Service): void {
           description:
             '{"name", "model", "evidence": "none"|"device-signature"|"x509-chain"|"sun", "gtin"?, "sunKeys"?: {"metaKey": 32 hex, "fileKey": 32 hex}, "maxVerificationsPerDay"?}',
         },
-        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415) },
+        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -144,7 +144,7 @@ export function productRoutes(app: FastifyInstance, service: Service): void {
         body: {
           description: '{"class", "devicePublicKey"?: JWK or SPKI PEM, "deviceCertificate"?: PEM, "sunUid"?: 14 hex, "lot"?, "madeAt"?, "gtin"?, "imei"?}',
         },
-        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415) },
+        response: { 200: anyObject, 201: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415, 429) },
       },
     },
     async (req, reply) => {
@@ -182,7 +182,7 @@ export function productRoutes(app: FastifyInstance, service: Service): void {
         tags: ['products'],
         params: { type: 'object', properties: { ...prefixParam, ...serialParam } },
         body: { description: '{"status": "active"|"recalled"|"stolen"|"consumed"|"destroyed"|"key-compromised", "reason": "..."}' },
-        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415) },
+        response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 409, 410, 413, 415, 429) },
       },
     },
     async (req) => {
@@ -203,7 +203,7 @@ export function productRoutes(app: FastifyInstance, service: Service): void {
           summary: 'Bulk registration: NDJSON, a manifest line {"manifestId", "count", "prefix"?} then one item per line with "serial"; idempotent by manifest id; a result per row',
           tags: ['products'],
           params: { type: 'object', properties: prefixParam },
-          response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415, 422) },
+          response: { 200: anyObject, ...errorsFor(problem, 400, 401, 403, 404, 413, 415, 422, 429) },
         },
       },
       async (req, reply) => {
