@@ -225,3 +225,94 @@ export function when(iso) {
   if (typeof iso !== 'string') return '';
   return iso.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, ' UTC');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Transparency log proofs (RFC 9162 section 2.1), with WebCrypto's SHA-256
+
+async function sha256(...parts) {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { all.set(p, at); at += p.length; }
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', all));
+}
+
+const sameBytes = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** The RFC 9162 leaf hash: SHA-256(0x00 || leaf data). */
+export const logLeafHash = (data) => sha256(Uint8Array.of(0), data);
+
+/** Whether an audit path leads from a leaf hash to the root (RFC 9162 2.1.3.2, step by step). */
+export async function inclusionLeadsToRoot(leafHash, leafIndex, treeSize, path, root) {
+  if (!Number.isSafeInteger(leafIndex) || !Number.isSafeInteger(treeSize) || leafIndex < 0 || leafIndex >= treeSize) return false;
+  // Plain numbers: halving with Math.floor stays exact up to 2^53, unlike 32-bit shifts.
+  let fn = leafIndex;
+  let sn = treeSize - 1;
+  let r = leafHash;
+  for (const p of path) {
+    if (sn === 0) return false;
+    if (fn % 2 === 1 || fn === sn) {
+      r = await sha256(Uint8Array.of(1), p, r);
+      if (fn % 2 === 0) while (fn % 2 === 0 && fn !== 0) { fn = Math.floor(fn / 2); sn = Math.floor(sn / 2); }
+    } else {
+      r = await sha256(Uint8Array.of(1), r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 && sameBytes(r, root);
+}
+
+/** The fields of a log leaf's data (src/log/leaf.ts); undefined when it does not decode. */
+export function decodeLogLeaf(data) {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let o = 0;
+  const take = (n) => { if (o + n > data.length) throw new Error('truncated'); const at = o; o += n; return at; };
+  const u64 = () => { const at = take(8); return view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4); };
+  try {
+    if (view.getUint8(take(1)) !== 1) return undefined;
+    const seq = u64();
+    const at = u64();
+    const op = ['create', 'update', 'delete'][view.getUint8(take(1)) - 1];
+    const familyLength = view.getUint8(take(1));
+    const family = new TextDecoder().decode(data.subarray(take(familyLength), o));
+    const idLength = view.getUint16(take(2));
+    const id = new TextDecoder('utf-8', { fatal: true }).decode(data.subarray(take(idLength), o));
+    const version = view.getUint32(take(4));
+    const digestLength = view.getUint8(take(1));
+    take(digestLength);
+    if (o !== data.length || op === undefined) return undefined;
+    return { seq, at, op, family, id, version };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks a verdict's registration proof against the verdict's signed claims: the leaf data
+ * hashes to the token's `logLeaf` and names the item's first version, the audit path leads to the
+ * root of the signed tree head of `logTreeSize` leaves, and that tree head's JWS verifies against
+ * the service keys. Answers `{ok: true, at, entry, of}` (at: the registration time, seconds) or
+ * `{ok: false, why}`; never throws.
+ */
+export async function checkRegistration(registration, claims) {
+  try {
+    if (typeof claims.logLeaf !== 'string' || !Number.isSafeInteger(claims.logTreeSize)) return { ok: false, why: 'the signed verdict names no log entry' };
+    const data = base64ToBytes(registration.leaf.data);
+    const leafHash = await logLeafHash(data);
+    if (!sameBytes(leafHash, base64ToBytes(claims.logLeaf))) return { ok: false, why: 'the log entry is not the one the signed verdict names' };
+    const leaf = decodeLogLeaf(data);
+    if (!leaf) return { ok: false, why: 'the log entry does not decode' };
+    if (leaf.id !== claims.sub || leaf.version !== 1 || leaf.op !== 'create') return { ok: false, why: "the log entry is not this item's registration" };
+    const sth = await verifyJws(registration.sth?.signature);
+    if (!sth.ok) return { ok: false, why: `the log's signed tree head does not verify: ${sth.why}` };
+    if (sth.header.typ !== 'tree-head+jwt') return { ok: false, why: 'the signed tree head is not a tree head' };
+    const size = sth.payload.treeSize;
+    if (size !== claims.logTreeSize || size !== registration.treeSize) return { ok: false, why: 'the proof is for another tree size than the signed verdict names' };
+    const path = (registration.auditPath ?? []).map(base64ToBytes);
+    const leads = await inclusionLeadsToRoot(leafHash, registration.leafIndex, size, path, base64ToBytes(sth.payload.rootHash));
+    if (!leads || leaf.seq !== registration.leafIndex + 1) return { ok: false, why: "the audit path does not lead to the log's signed root" };
+    return { ok: true, at: leaf.at, entry: registration.leafIndex + 1, of: size };
+  } catch (e) {
+    return { ok: false, why: `the proof is damaged (${e?.message ?? e})` };
+  }
+}

@@ -1,7 +1,7 @@
 /* global document, window, navigator, location, history, setTimeout, BarcodeDetector */
 // The verifier's page: identifier in, verdict out, in words and colour, with the verdict token's
 // signature checked here against the service keys.
-import { el, getJson, postJson, problemText, verifyJws } from './common.js';
+import { checkRegistration, el, getJson, postJson, problemText, verifyJws, when } from './common.js';
 
 /** Each verdict for a non-expert: a headline, a sentence, a tone (colour class) and a symbol. */
 const VERDICTS = {
@@ -156,6 +156,7 @@ async function showVerdict(answer, nonce, view) {
     );
     return;
   }
+  const registered = await registrationLine(answer.registration, claims);
   const v = VERDICTS[answer.verdict] ?? { tone: 'caution', symbol: '?', title: answer.verdict, text: 'The registry answered with a verdict this page does not know.' };
   show(
     el(
@@ -167,7 +168,26 @@ async function showVerdict(answer, nonce, view) {
       reasonList(answer.reasons),
       itemFacts(answer.item, view),
       el('p', { class: 'sigcheck sig-good', 'data-signature': 'valid' }, 'Signature checked in your browser against key ', el('code', {}, check.kid), ` (${check.alg}).`),
+      registered,
     ),
+  );
+}
+
+/**
+ * The registration proof in words, once checked here: the log entry the signed verdict names, its
+ * audit path to the signed tree head, and that head's signature. Nothing when the verdict names
+ * no entry and carries no proof (an unknown item, or a registry without a log).
+ */
+async function registrationLine(registration, claims) {
+  if (!registration && claims.logLeaf == null) return '';
+  const r = registration
+    ? await checkRegistration(registration, claims)
+    : { ok: false, why: 'the signed verdict names a log entry but the answer carries no proof' };
+  if (!r.ok) return el('p', { class: 'sigcheck sig-bad', 'data-log': 'invalid' }, `The registration proof from the public log failed the check in your browser: ${r.why}.`);
+  return el(
+    'p',
+    { class: 'sigcheck sig-good', 'data-log': 'valid' },
+    `Registered in the public log on ${when(new Date(r.at * 1000).toISOString())}, entry ${r.entry} of ${r.of}, checked in your browser.`,
   );
 }
 
@@ -225,7 +245,8 @@ async function verifyWithoutEvidence(id, view) {
     show(el('div', { class: 'card tone-bad', role: 'alert' }, el('p', {}, `The check could not start: ${problemText(challenge)}`)));
     return;
   }
-  const answer = await postJson('/api/verify', { id, challengeId: challenge.body.challengeId, evidence: { type: 'none' } });
+  // proof: the registration's inclusion proof in the transparency log, checked below.
+  const answer = await postJson('/api/verify', { id, challengeId: challenge.body.challengeId, evidence: { type: 'none' }, proof: true });
   if (!answer.ok) {
     show(el('div', { class: 'card tone-bad', role: 'alert' }, el('p', {}, `The check failed: ${problemText(answer)}`)));
     return;

@@ -6,6 +6,7 @@ import { RateLimiter, DEFAULT_RATE_LIMIT, type RateLimitOptions } from '../../fa
 import { StoreCounterStore } from '../../families/products/verify/sun-counters.js';
 import { loadOrCreateLogKey } from '../../families/products/verify/log-key-file.js';
 import { PersistedLog } from '../../families/products/verify/log-store.js';
+import { logRegistrations } from '../../families/products/verify/registration.js';
 import { VerifyService, type VerifyServiceOptions } from '../../families/products/verify/verify-service.js';
 import { ProductRegistry } from '../../families/products/registry.js';
 import { prefixHandle } from '../../ids/handle.js';
@@ -19,7 +20,7 @@ import { verifierPage } from '../../web/verifier-page.js';
  * Device authenticity verification over HTTP (issue 6):
  *
  *   POST /api/verify/challenges   {"id"}                                -> 201 {challengeId, nonce, expiresAt, service, id}
- *   POST /api/verify              {id, challengeId?, evidence, context?} -> 200 {id, verdict, reasons, assurance, item, token}
+ *   POST /api/verify              {id, challengeId?, evidence, context?} -> 200 {id, verdict, reasons, assurance, item, token, registration}
  *   GET  /01/{gtin}/21/{serial}   GS1 Digital Link: the item summary and how to verify it (JSON, or HTML for browsers)
  *
  * The verification log is persisted (log-store.ts) with its HMAC key in CAIRN_CERTS_DIR
@@ -37,6 +38,66 @@ export interface VerifyRouteOptions {
 }
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
+const base64 = { type: 'string', description: 'base64 (standard alphabet)' } as const;
+const count = { type: 'integer', minimum: 0 } as const;
+
+/** The registration proof: as `GET /api/log/proof` answers it, with the signed tree head. */
+const registrationSchema = {
+  type: ['object', 'null'],
+  description:
+    'Inclusion proof (RFC 9162 2.1.3) of the change-log entry of the item record\'s first version, against the signed tree head `sth`; null for an unknown item, without a log (mirrors) or before the log caught up',
+  properties: {
+    leafIndex: count,
+    treeSize: count,
+    rootHash: base64,
+    leaf: {
+      type: 'object',
+      properties: {
+        data: base64,
+        hash: base64,
+        seq: count,
+        at: { type: 'integer', description: 'seconds since the epoch' },
+        op: { type: 'string', enum: ['create', 'update', 'delete'] },
+        family: { type: 'string' },
+        id: { type: 'string' },
+        version: count,
+        digest: { type: ['string', 'null'] },
+      },
+      required: ['data', 'hash', 'seq', 'at', 'op', 'family', 'id', 'version', 'digest'],
+      additionalProperties: false,
+    },
+    auditPath: { type: 'array', items: base64 },
+    sth: {
+      type: 'object',
+      description: 'Signed tree head; `signature` is a compact JWS (typ tree-head+jwt) over iss, iat, treeSize, rootHash, timestamp',
+      properties: { treeSize: count, rootHash: base64, timestamp: { type: 'integer', description: 'ms since the epoch' }, signature: { type: 'string' } },
+      required: ['treeSize', 'rootHash', 'timestamp', 'signature'],
+      additionalProperties: false,
+    },
+  },
+  required: ['leafIndex', 'treeSize', 'rootHash', 'leaf', 'auditPath', 'sth'],
+  additionalProperties: false,
+} as const;
+
+const verifyAnswerSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', description: 'the canonical item id (the identifier as asked, for an unknown item)' },
+    verdict: { type: 'string' },
+    reasons: { type: 'array', items: { type: 'string' } },
+    assurance: { type: 'string' },
+    item: {
+      type: ['object', 'null'],
+      properties: { class: { type: 'string' }, manufacturer: { type: 'string' }, status: { type: 'string' } },
+      required: ['class', 'manufacturer', 'status'],
+      additionalProperties: false,
+    },
+    token: { type: 'string', description: 'compact JWS (typ verdict+jwt); its logLeaf and logTreeSize claims bind `registration`' },
+    registration: registrationSchema,
+  },
+  required: ['id', 'verdict', 'reasons', 'assurance', 'item', 'token', 'registration'],
+  additionalProperties: false,
+} as const;
 
 type VerifySettings = Pick<
   Config,
@@ -64,6 +125,7 @@ export function verifyRoutes(app: FastifyInstance, service: Service, options: Ve
   const verifier = new VerifyService((id) => registry.findItem(id), service.signer, {
     service: prefixHandle(service.config.prefix),
     counters: new StoreCounterStore(service.store),
+    ...(service.log ? { registrations: logRegistrations(service.log, service.signer, prefixHandle(service.config.prefix)) } : {}),
     ...options.verify,
     log: { ...options.verify?.log, secret },
   });
@@ -102,9 +164,9 @@ export function verifyRoutes(app: FastifyInstance, service: Service, options: Ve
       onRequest: limited,
       schema: {
         summary:
-          'Verify an item: body {id, challengeId, evidence: {type: none | device-signature | x509-chain | sun, ...}, context: {purpose, country, geohash}}; 200 with a signed verdict for every well-formed request',
+          'Verify an item: body {id, challengeId, evidence: {type: none | device-signature | x509-chain | sun, ...}, context: {purpose, country, geohash}, proof: boolean (default false: with true the answer carries the transparency-log proof of the item\'s registration)}; 200 with a signed verdict for every well-formed request',
         tags: ['verify'],
-        response: { 200: anyObject, ...errorsFor(problem, 400, 404, 409, 410, 413, 415, 429) },
+        response: { 200: verifyAnswerSchema, ...errorsFor(problem, 400, 404, 409, 410, 413, 415, 429) },
       },
     },
     async (req, reply) => {

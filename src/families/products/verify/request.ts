@@ -32,6 +32,8 @@ export interface VerifyRequest {
   readonly challengeId?: string;
   readonly evidence: Evidence;
   readonly context: VerifyContext;
+  /** Asks for the inclusion proof of the item's registration (`registration` in the answer). */
+  readonly proof: boolean;
 }
 
 export const MAX_ID_LENGTH = 2048;
@@ -133,10 +135,11 @@ export function parseContext(x: unknown): VerifyContext {
   return out;
 }
 
-/** `POST /api/verify` body: `{id, challengeId?, evidence, context?}`. */
+/** `POST /api/verify` body: `{id, challengeId?, evidence, context?, proof?}`. */
 export function parseVerifyRequest(body: unknown): VerifyRequest {
   if (!isObject(body)) throw new VerifyRequestInvalid('The body must be a JSON object {id, challengeId, evidence, context}');
-  onlyKeys(body, ['id', 'challengeId', 'evidence', 'context'], (m) => new VerifyRequestInvalid(m), 'The body');
+  onlyKeys(body, ['id', 'challengeId', 'evidence', 'context', 'proof'], (m) => new VerifyRequestInvalid(m), 'The body');
+  if (body.proof !== undefined && typeof body.proof !== 'boolean') throw new VerifyRequestInvalid('"proof" must be true or false');
   const id = parseItemId(body.id);
   let challengeId: string | undefined;
   if (body.challengeId !== undefined) {
@@ -146,5 +149,6 @@ export function parseVerifyRequest(body: unknown): VerifyRequest {
   if (body.evidence === undefined) throw new VerifyEvidenceInvalid('"evidence" is required ({"type": "none"} at least)');
   const evidence = parseEvidence(body.evidence);
   const context = parseContext(body.context);
-  return challengeId === undefined ? { id, evidence, context } : { id, challengeId, evidence, context };
+  const proof = body.proof === true;
+  return challengeId === undefined ? { id, evidence, context, proof } : { id, challengeId, evidence, context, proof };
 }

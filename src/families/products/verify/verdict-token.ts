@@ -17,6 +17,10 @@ import type { Assurance, Reason, Verdict } from './verdicts.js';
  *   version    the item record's version (null for unknown)
  *   digest     "sha-256:" + base64url(SHA-256(the record's HS_SIGNATURE value data)), null when
  *              unknown or unsigned
+ *   logLeaf    base64 of the RFC 9162 leaf hash SHA-256(0x00 || leaf data) of the item's
+ *              registration (its first version's change-log entry) in the transparency log;
+ *              null when the answer carries no `registration` proof
+ *   logTreeSize the tree size that proof is against (null likewise)
  *
  * Digest decision: the record's signed bytes are its `HS_SIGNATURE` value, the compact JWS the
  * service made when the record was written. That JWS lists the SHA-256 of every publicly readable
@@ -39,6 +43,8 @@ export interface VerdictClaims {
   readonly assurance: Assurance;
   readonly version: number | null;
   readonly digest: string | null;
+  readonly logLeaf: string | null;
+  readonly logTreeSize: number | null;
 }
 
 export interface VerdictTokenInput {
@@ -50,6 +56,8 @@ export interface VerdictTokenInput {
   readonly assurance: Assurance;
   readonly version: number | undefined;
   readonly digest: string | undefined;
+  /** The registration proof's leaf hash (base64) and tree size, when the answer carries one. */
+  readonly log?: { readonly leaf: string; readonly treeSize: number };
   /** Seconds since the epoch. */
   readonly now: number;
   /** 1..300 (default 300). */
@@ -75,6 +83,8 @@ export function verdictClaims(input: VerdictTokenInput): VerdictClaims {
     assurance: input.assurance,
     version: input.version ?? null,
     digest: input.digest ?? null,
+    logLeaf: input.log?.leaf ?? null,
+    logTreeSize: input.log?.treeSize ?? null,
   };
 }
 

@@ -19,6 +19,7 @@ import { pemBlock } from './pem.js';
 import { parseChallengeRequest, parseVerifyRequest, type Evidence, type VerifyRequest } from './request.js';
 import { MemoryCounterStore, type CounterStore } from './sun-counters.js';
 import { verifySun } from './ntag-sun.js';
+import type { Registration, RegistrationSource } from './registration.js';
 import { recordDigest, signVerdict, verdictClaims } from './verdict-token.js';
 import type { Assurance, ItemStatus, Reason, Verdict } from './verdicts.js';
 import { VerificationLog, type VerificationLogOptions } from './verification-log.js';
@@ -33,7 +34,8 @@ import { verifyX509Evidence } from './x509-evidence.js';
  * 1. `issueChallenge({id})` -> `{challengeId, nonce, expiresAt, service, id}` (id: the canonical
  *    item id the device signs).
  * 2. The device signs challengeMessage({service, id, nonce, challengeId}) (RFC 8785 JCS bytes).
- * 3. `verify({id, challengeId, evidence, context})` -> `{id, verdict, reasons, assurance, item, token}`.
+ * 3. `verify({id, challengeId, evidence, context, proof})` -> `{id, verdict, reasons, assurance, item, token, registration}`
+ *    (`registration`: the log's proof of the item's registration when `proof` is true, else null).
  *
  * `device-signature` and `x509-chain` evidence need a challenge; `sun` brings its own freshness
  * (the tag's read counter) and `none` proves nothing, so for them a challenge is optional, and if
@@ -53,6 +55,8 @@ export interface VerifyServiceOptions {
   readonly log?: Omit<VerificationLogOptions, 'now'>;
   readonly chainVerifier?: ChainVerifier;
   readonly counters?: CounterStore;
+  /** The proof of an item's registration in the transparency log (none: every answer's `registration` is null). */
+  readonly registrations?: RegistrationSource;
 }
 
 export interface ItemSummary {
@@ -68,6 +72,8 @@ export interface VerifyAnswer {
   readonly assurance: Assurance;
   readonly item: ItemSummary | null;
   readonly token: string;
+  /** Inclusion proof of the item's registration with the signed tree head; null unless asked (`proof: true`), or when unknown or not (yet) logged. */
+  readonly registration: Registration | null;
 }
 
 export interface ChallengeAnswer {
@@ -142,6 +148,10 @@ export class VerifyService {
     const req = parseVerifyRequest(body);
     const found = await this.findItem(req.id);
     const subject = found?.handle ?? req.id;
+    // Only when asked (it costs more than the rest of a verification); read beside the evidence
+    // checks, and a log problem gives null, never a failed verification.
+    const registration =
+      req.proof && found && this.options.registrations ? this.options.registrations(found.handle).catch(() => null) : Promise.resolve(null);
     let challenge: Challenge | undefined;
     if (req.challengeId !== undefined) {
       const use = this.challenges.consume(req.challengeId, subject);
@@ -153,7 +163,7 @@ export class VerifyService {
     const now = this.now();
     if (!found) {
       const d = decide({ found: false, presented: req.evidence.type });
-      return this.answer(subject, undefined, challenge, d.verdict, d.reasons, d.assurance, now);
+      return this.answer(registration, subject, undefined, challenge, d.verdict, d.reasons, d.assurance, now);
     }
 
     const status = (STATUSES.has(found.item.status) ? found.item.status : 'active') as ItemStatus;
@@ -164,7 +174,7 @@ export class VerifyService {
       ? await this.checkEvidence(found, req, challenge, now)
       : undefined;
     const first = decide({ ...facts, evidence: checked?.outcome });
-    if (!first.accepted) return this.answer(subject, found, challenge, first.verdict, first.reasons, first.assurance, now);
+    if (!first.accepted) return this.answer(registration, subject, found, challenge, first.verdict, first.reasons, first.assurance, now);
 
     // An accepted verification: run the clone rules over the log, then log it.
     const event: VerificationEvent = {
@@ -189,7 +199,7 @@ export class VerifyService {
     const final = decide({ ...facts, evidence: checked?.outcome, anomalies });
     this.log.append(itemTag, event);
     if (imeiTag) this.log.append(imeiTag, event);
-    return this.answer(subject, found, challenge, final.verdict, final.reasons, final.assurance, now);
+    return this.answer(registration, subject, found, challenge, final.verdict, final.reasons, final.assurance, now);
   }
 
   /** What `GET /01/{gtin}/21/{serial}` and the verification page show: no verdict, no history. */
@@ -197,7 +207,8 @@ export class VerifyService {
     return { class: found.item.class, manufacturer: found.manufacturer.name, status: found.item.status };
   }
 
-  private answer(
+  private async answer(
+    registration: Promise<Registration | null>,
     subject: string,
     found: FoundItem | undefined,
     challenge: Challenge | undefined,
@@ -205,7 +216,8 @@ export class VerifyService {
     reasons: readonly Reason[],
     assurance: Assurance,
     now: number,
-  ): VerifyAnswer {
+  ): Promise<VerifyAnswer> {
+    const proof = await registration;
     const claims = verdictClaims({
       issuer: this.options.service,
       subject,
@@ -216,9 +228,10 @@ export class VerifyService {
       version: found?.record.version,
       digest: found ? this.digestOf(found.record) : undefined,
       now: now / 1000,
+      ...(proof ? { log: { leaf: proof.leaf.hash, treeSize: proof.treeSize } } : {}),
       ...(this.options.tokenLifetimeSeconds !== undefined ? { lifetimeSeconds: this.options.tokenLifetimeSeconds } : {}),
     });
-    return { id: subject, verdict, reasons, assurance, item: found ? this.summary(found) : null, token: signVerdict(this.signer, claims) };
+    return { id: subject, verdict, reasons, assurance, item: found ? this.summary(found) : null, token: signVerdict(this.signer, claims), registration: proof };
   }
 
   private async checkEvidence(
