@@ -11,7 +11,8 @@ import { errorsFor, problem } from '../schemas.js';
 const base64 = { type: 'string', description: 'base64 (standard alphabet)' } as const;
 const count = { type: 'integer', minimum: 0 } as const;
 
-const sthSchema = {
+/** A signed tree head as the log routes (and verdicts with a proof) answer it. */
+export const sthSchema = {
   type: 'object',
   description: 'Signed tree head; `signature` is a compact JWS (typ tree-head+jwt) over iss, iat, treeSize, rootHash, timestamp',
   properties: { treeSize: count, rootHash: base64, timestamp: { type: 'integer', description: 'ms since the epoch' }, signature: { type: 'string' } },
@@ -19,7 +20,8 @@ const sthSchema = {
   additionalProperties: false,
 } as const;
 
-const inclusionSchema = {
+/** An inclusion proof as `GET /api/log/proof` (and verdicts with a proof) answer it. */
+export const inclusionSchema = {
   type: 'object',
   properties: {
     leafIndex: count,

@@ -12,6 +12,7 @@ import { ProductRegistry } from '../../families/products/registry.js';
 import { prefixHandle } from '../../ids/handle.js';
 import type { Service } from '../../service/bootstrap.js';
 import { sendError } from '../problem.js';
+import { inclusionSchema } from './log.js';
 import { errorsFor, problem } from '../schemas.js';
 import { sendHtml } from '../../web/html.js';
 import { verifierPage } from '../../web/verifier-page.js';
@@ -38,45 +39,14 @@ export interface VerifyRouteOptions {
 }
 
 const anyObject = { type: 'object', additionalProperties: true } as const;
-const base64 = { type: 'string', description: 'base64 (standard alphabet)' } as const;
-const count = { type: 'integer', minimum: 0 } as const;
 
 /** The registration proof: as `GET /api/log/proof` answers it, with the signed tree head. */
 const registrationSchema = {
+  ...inclusionSchema,
   type: ['object', 'null'],
   description:
-    'Inclusion proof (RFC 9162 2.1.3) of the change-log entry of the item record\'s first version, against the signed tree head `sth`; null for an unknown item, without a log (mirrors) or before the log caught up',
-  properties: {
-    leafIndex: count,
-    treeSize: count,
-    rootHash: base64,
-    leaf: {
-      type: 'object',
-      properties: {
-        data: base64,
-        hash: base64,
-        seq: count,
-        at: { type: 'integer', description: 'seconds since the epoch' },
-        op: { type: 'string', enum: ['create', 'update', 'delete'] },
-        family: { type: 'string' },
-        id: { type: 'string' },
-        version: count,
-        digest: { type: ['string', 'null'] },
-      },
-      required: ['data', 'hash', 'seq', 'at', 'op', 'family', 'id', 'version', 'digest'],
-      additionalProperties: false,
-    },
-    auditPath: { type: 'array', items: base64 },
-    sth: {
-      type: 'object',
-      description: 'Signed tree head; `signature` is a compact JWS (typ tree-head+jwt) over iss, iat, treeSize, rootHash, timestamp',
-      properties: { treeSize: count, rootHash: base64, timestamp: { type: 'integer', description: 'ms since the epoch' }, signature: { type: 'string' } },
-      required: ['treeSize', 'rootHash', 'timestamp', 'signature'],
-      additionalProperties: false,
-    },
-  },
-  required: ['leafIndex', 'treeSize', 'rootHash', 'leaf', 'auditPath', 'sth'],
-  additionalProperties: false,
+    "Inclusion proof (RFC 9162 2.1.3) of the change-log entry of the item record's first version, against the signed tree head `sth`; null for an unknown item, without a log (mirrors) or before the log caught up",
+  required: [...inclusionSchema.required, 'sth'],
 } as const;
 
 const verifyAnswerSchema = {
