@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { MirrorFeedInvalid, MirrorReadOnly, SignatureInvalid } from '../errors.js';
 import { isSigningAlg } from '../signing/algorithms.js';
 import { verifyCompact, type DecodedJws } from '../signing/jws.js';
-import { Signer, signingKey, verificationKey, type SigningKey, type VerificationKey } from '../signing/signer.js';
+import { Signer, signingKey, tokenKid, verificationKey, type SigningKey, type VerificationKey } from '../signing/signer.js';
 
 /** A JSON Web Key as `/.well-known/jwks.json` publishes it (all members strings). */
 export type PublishedJwk = Readonly<Record<string, string>>;
@@ -108,17 +108,5 @@ export class PrimaryKeys extends Signer {
 
   override jwks(): { keys: Record<string, string>[] } {
     return { keys: this.published.map((j) => ({ ...j })) };
-  }
-}
-
-/** The `kid` a compact JWS names in its header, if any. */
-export function tokenKid(token: string): string | undefined {
-  const dot = token.indexOf('.');
-  if (dot <= 0) return undefined;
-  try {
-    const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { kid?: unknown };
-    return typeof header.kid === 'string' ? header.kid : undefined;
-  } catch {
-    return undefined;
   }
 }
