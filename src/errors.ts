@@ -64,6 +64,8 @@ export const ERRORS = {
   ERR_IMPORT_LINE_INVALID: { status: 400, handleCode: 4, title: 'Invalid import line' },
   ERR_STORE_LOCKED: { status: 503, handleCode: 2, title: 'Data directory is in use by another process' },
   ERR_STORE_CORRUPT: { status: 500, handleCode: 2, title: 'Data directory is damaged: LevelDB cannot read it' },
+  ERR_STORAGE_FULL: { status: 507, handleCode: 2, title: 'No space left for the data directory: writes refused until space is freed' },
+  ERR_STORAGE_WRITE_FAILED: { status: 503, handleCode: 2, title: 'The data directory could not be written: writes refused until the store reopens' },
   ERR_BACKUP_DAMAGED: { status: 400, handleCode: 4, title: 'Backup file is damaged or truncated' },
   ERR_BACKUP_UNVERIFIED: { status: 422, handleCode: 2, title: 'Backup content does not verify' },
   ERR_RESTORE_TARGET_NOT_EMPTY: { status: 409, handleCode: 4, title: 'Restore target data directory is not empty' },
@@ -217,6 +219,8 @@ export class SignatureInvalid extends CairnError { constructor(...a: Detailed) {
 export class ImportLineInvalid extends CairnError { constructor(...a: Detailed) { super('ERR_IMPORT_LINE_INVALID', ...a); } }
 export class StoreLocked extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_LOCKED', ...a); } }
 export class StoreCorrupt extends CairnError { constructor(...a: Detailed) { super('ERR_STORE_CORRUPT', ...a); } }
+export class StorageFull extends CairnError { constructor(...a: Detailed) { super('ERR_STORAGE_FULL', ...a); } }
+export class StorageWriteFailed extends CairnError { constructor(...a: Detailed) { super('ERR_STORAGE_WRITE_FAILED', ...a); } }
 export class BackupDamaged extends CairnError { constructor(...a: Detailed) { super('ERR_BACKUP_DAMAGED', ...a); } }
 export class BackupUnverified extends CairnError { constructor(...a: Detailed) { super('ERR_BACKUP_UNVERIFIED', ...a); } }
 export class RestoreTargetNotEmpty extends CairnError { constructor(...a: Detailed) { super('ERR_RESTORE_TARGET_NOT_EMPTY', ...a); } }

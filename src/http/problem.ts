@@ -6,9 +6,12 @@ import {
   ERRORS,
   InternalError,
   MediaTypeUnsupported,
+  NotReady,
   QueryInvalid,
   RouteNotFound,
+  StorageFull,
 } from '../errors.js';
+import { STORAGE_RETRY_AFTER_SECONDS } from '../store/write-guard.js';
 import { allowAnyOrigin } from './cors.js';
 
 /** Turns anything thrown in a request into a CairnError with a stable code. */
@@ -28,6 +31,14 @@ export function toCairnError(err: unknown): CairnError {
       return new BodyInvalid(e.message);
     case 'FST_ERR_NOT_FOUND':
       return new RouteNotFound();
+    // The store is closed for a moment: reopening after a failed write (src/store/write-guard.ts), or shutting down.
+    case 'LEVEL_DATABASE_NOT_OPEN':
+    case 'LEVEL_ITERATOR_NOT_OPEN':
+      return new NotReady('The store is not open (reopening after a failed write, or shutting down); try again in a moment', { retryAfterSeconds: 1 });
+  }
+  // A file the service writes itself (key files on rotation) on a full device.
+  if (e.code === 'ENOSPC' || e.code === 'EDQUOT') {
+    return new StorageFull('No space is left on the device to write a file the service keeps; free space and try again', { retryAfterSeconds: STORAGE_RETRY_AFTER_SECONDS });
   }
   // JSON bodies go through records/strict-json.ts, which throws Cairn's own errors; anything
   // else that reaches here is a bug, answered 500 and logged.
@@ -45,6 +56,8 @@ export function sendError(req: FastifyRequest, reply: FastifyReply, error: Cairn
   if (status === 401) reply.header('www-authenticate', 'Basic realm="handle"');
   if (status >= 500) req.log.error({ err: error }, 'request failed');
   const details = error.details ?? {};
+  // Errors that pass (a full disk: ERR_STORAGE_FULL) say when to try again.
+  if (typeof details.retryAfterSeconds === 'number' && status >= 500) reply.header('retry-after', String(details.retryAfterSeconds));
   if (isHandleApi(req)) {
     allowAnyOrigin(reply);
     const handle = typeof details.handle === 'string' ? details.handle : undefined;

@@ -22,7 +22,8 @@ export type LogSublevel = AbstractSublevel<Db, string | Buffer | Uint8Array, str
 
 /** The log's sublevel, open (a new sublevel opens asynchronously; synchronous reads need it open). */
 export async function logSublevel(store: RecordStore): Promise<LogSublevel> {
-  const sub = store.db.sublevel<string, Buffer>(LOG_SUBLEVEL, { valueEncoding: 'buffer' } as never) as unknown as LogSublevel;
+  // From the store: it reopens its sublevels when it reopens the database after a failed write.
+  const sub: LogSublevel = store.sublevel<Buffer>(LOG_SUBLEVEL, 'buffer');
   await sub.open();
   return sub;
 }

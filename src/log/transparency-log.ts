@@ -8,6 +8,7 @@ import {
 import { findSignature } from '../signing/record-signature.js';
 import type { StoredRecord } from '../records/record.js';
 import { seqKey, type ChangeEntry, type RecordStore } from '../store/store.js';
+import { isWriteRefused } from '../store/write-guard.js';
 import { encodeLeaf, signedBytesDigest, type LeafFields } from './leaf.js';
 import { locatorKey, locatorRange, logSublevel, nodeKey, readSize, SIZE_KEY, storedNodeReader, type LogSublevel } from './log-storage.js';
 import { consistencyPath, EMPTY_ROOT, inclusionPath, leafHash, nodeHash, rootHash, type Hash } from './merkle.js';
@@ -45,6 +46,8 @@ const FOLLOW_MAX_LAG = 65_536;
  * longer), so commits hand over what the leaf needs while it is in memory.
  */
 const CACHED_BATCH = 1024;
+/** A catch-up refused for lack of space is tried again this often (the store reopens once space returns). */
+const REFUSED_RETRY_MS = 1_000;
 
 /** A leaf's fields and the record key its locator entry is filed under. */
 type PendingLeaf = LeafFields & { readonly key: string };
@@ -81,6 +84,8 @@ export interface ConsistencyProof {
 export interface LogOptions {
   /** A catch-up that failed in the background (the next commit retries). */
   readonly onError?: (e: unknown) => void;
+  /** Leaves held in memory between a commit and their append (default 65,536; tests lower it). */
+  readonly maxPending?: number;
 }
 
 /** Leaf fields of a change-log entry: the entry, and the digest of its version's signed bytes. */
@@ -114,10 +119,14 @@ export class TransparencyLog {
   private lastCommit = 0;
   private closed = false;
   private unsubscribe: (() => void) | undefined;
-  /** Leaf fields of committed, not yet appended entries, by change-log position (at most FOLLOW_MAX_LAG). */
+  /** Leaf fields of committed, not yet appended entries, by change-log position (at most `maxPending`). */
   private readonly pending = new Map<number, PendingLeaf>();
-  /** Leaves appended since open and the wall time the follower spent on them (ms). */
-  readonly stats = { appended: 0, ms: 0 };
+  private readonly maxPending: number;
+  /**
+   * Leaves appended since open and the wall time the follower spent on them (ms); `readBack`: of
+   * them, those rebuilt from the change log and the records (not handed over by their commit).
+   */
+  readonly stats = { appended: 0, ms: 0, readBack: 0 };
 
   private constructor(
     private readonly store: RecordStore,
@@ -126,6 +135,7 @@ export class TransparencyLog {
     private readonly options: LogOptions,
   ) {
     this.state = state;
+    this.maxPending = options.maxPending ?? FOLLOW_MAX_LAG;
   }
 
   /** Opens the stored tree (reading its right edge); `follow` starts appending. */
@@ -142,14 +152,31 @@ export class TransparencyLog {
 
   /** Follows the change log: catches up now (in the background) and after every commit. */
   follow(): this {
+    this.store.setCommitGate(() => this.gate());
     this.unsubscribe ??= this.store.onCommit((entries, writes) => {
       this.lastCommit = performance.now();
       // Past the bound the follower reads them back instead: memory stays bounded under any lag.
-      if (this.pending.size + entries.length <= FOLLOW_MAX_LAG) entries.forEach((entry, i) => this.pending.set(entry.seq, { ...leafOf(entry, writes[i]!.record), key: entry.key }));
+      if (this.pending.size + entries.length <= this.maxPending) entries.forEach((entry, i) => this.pending.set(entry.seq, { ...leafOf(entry, writes[i]!.record), key: entry.key }));
       this.schedule();
     });
     this.schedule();
     return this;
+  }
+
+  /**
+   * Writers wait while the leaves commits handed over fill half the pending bound, until the
+   * follower has appended them (a few µs each): under sustained writes (an import) the follower
+   * then keeps up from memory instead of dropping leaves it must later read back at about 55 µs
+   * each. Not while it reads back older entries (a first start on a big store): writes go on.
+   */
+  private gate(): Promise<void> | undefined {
+    if (this.closed || this.pending.size < this.maxPending / 2 || !this.pending.has(this.state.size + 1)) return undefined;
+    return this.sync().catch(() => undefined);
+  }
+
+  /** True when every entry not yet logged was handed over by its commit (appending them reads nothing). */
+  private allPending(): boolean {
+    return this.lag > 0 && this.pending.has(this.state.size + 1) && this.pending.size >= this.lag;
   }
 
   /** Leaves in the log (committed). */
@@ -184,14 +211,19 @@ export class TransparencyLog {
 
   /** The size to answer with: caught up first unless far behind (then what is there). */
   async current(): Promise<number> {
-    if (this.lag > 0 && this.lag <= WAIT_LAG) await this.sync();
+    // While writes are refused (a full disk) the tree there is still a valid answer.
+    if (this.lag > 0 && this.lag <= WAIT_LAG) await this.sync().catch((e: unknown) => {
+      if (!isWriteRefused(e)) throw e;
+    });
     return this.state.size;
   }
 
-  /** Stops following; a short lag is appended first, so a stopped server's log is complete. */
+  /** Stops following; a short lag (or one held in memory) is appended first, so a stopped server's log is complete. */
   async close(): Promise<void> {
     this.unsubscribe?.();
-    if (this.lag > 0 && this.lag <= WAIT_LAG && this.store.isOpen) await this.sync().catch(() => undefined);
+    this.store.setCommitGate(undefined);
+    // Handed-over leaves are appended whatever their number: a restart would read them back.
+    if (this.store.isOpen && ((this.lag > 0 && this.lag <= WAIT_LAG) || this.allPending())) await this.sync().catch(() => undefined);
     this.closed = true;
     await this.running?.catch(() => undefined);
   }
@@ -281,11 +313,15 @@ export class TransparencyLog {
       // A store closed under a running log (without `close` here) ends the following quietly.
       if (this.closed || !this.store.isOpen) return;
       const quiet = performance.now() - this.lastCommit;
-      if (quiet < FOLLOW_DELAY_MS && this.lag < FOLLOW_MAX_LAG) {
+      if (quiet < FOLLOW_DELAY_MS && this.lag < this.maxPending) {
         this.schedule(FOLLOW_DELAY_MS - quiet);
         return;
       }
-      this.sync().catch((e: unknown) => this.options.onError?.(e));
+      this.sync().catch((e: unknown) => {
+        // Not a stop: retried until the store takes writes again, even if no commit comes to schedule it.
+        if (isWriteRefused(e)) this.schedule(REFUSED_RETRY_MS);
+        else this.options.onError?.(e);
+      });
     }, delay).unref();
   }
 
@@ -317,6 +353,7 @@ export class TransparencyLog {
     if (entries.length === 0) throw new LogInconsistent(`The change log ends before position ${from}, the store is at ${this.store.lastSeq}`);
     const read: PendingLeaf[] = [];
     for (const entry of entries) read.push({ ...(await leafForEntry(this.store, entry)), key: entry.key });
+    this.stats.readBack += read.length;
     return read;
   }
 

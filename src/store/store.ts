@@ -1,6 +1,9 @@
 import type { AbstractLevel, AbstractSublevel } from 'abstract-level';
+import type { CairnError } from '../errors.js';
 import { deserializeRecord, serializeRecord, type Family, type StoredRecord } from '../records/record.js';
+import { roomToReopen } from './free-space.js';
 import { TwoGenerationCache } from './view-cache.js';
+import { WriteGuard } from './write-guard.js';
 
 /**
  * The only module that touches LevelDB. Every write (records with their pre-rendered views,
@@ -27,9 +30,13 @@ import { TwoGenerationCache } from './view-cache.js';
  * The view is the exact response the hot read path sends (status and body), so reading it parses
  * nothing. Writes go through one chained batch on the root database with the sublevel prefixes
  * applied here: the per-operation sublevel machinery costs more than the LevelDB write itself.
+ *
+ * A write that fails with an I/O error (a full disk) stops every write, of this module or any other
+ * writer of the database, until the store has reopened it, which it retries by itself once there
+ * is room (write-guard.ts says why; reads go on meanwhile).
  */
 export type Db = AbstractLevel<string | Buffer | Uint8Array, string, Buffer>;
-type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>;
+export type Sub<V> = AbstractSublevel<Db, string | Buffer | Uint8Array, string, V>;
 
 export const SEP = '\u0000';
 
@@ -64,7 +71,14 @@ export interface StoreOptions {
   readonly sync: boolean;
   /** Views kept in memory per cache generation (0 turns the cache off). */
   readonly viewCacheSize?: number;
+  /** Where a failed write and the reopen after it are reported (default: a line on stderr). */
+  readonly report?: (message: string) => void;
 }
+
+/** After a failed write, the first reopen attempt waits this long; each failed attempt doubles it... */
+const REOPEN_FIRST_DELAY_MS = 250;
+/** ... up to this (also the Retry-After refused writes answer, write-guard.ts). */
+const REOPEN_MAX_DELAY_MS = 5_000;
 
 export class RecordStore {
   readonly records: Sub<Buffer>;
@@ -78,16 +92,27 @@ export class RecordStore {
   private seq = 0;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly commitListeners = new Set<CommitListener>();
+  private commitGate: (() => Promise<void> | undefined) | undefined;
+  /** Every sublevel handed out: a reopen of the database closes them, and reopens them after. */
+  private readonly sublevels = new Map<string, Sub<unknown>>();
+  private readonly guard: WriteGuard;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private reopenDelay = 0;
+  private reopening: Promise<void> | undefined;
+  private closing = false;
 
   private constructor(readonly db: Db, private readonly options: StoreOptions) {
-    const sub = <V>(name: string, valueEncoding: 'buffer' | 'utf8'): Sub<V> =>
-      db.sublevel<string, V>(name, { valueEncoding } as never) as unknown as Sub<V>;
-    this.records = sub('records', 'buffer');
-    this.history = sub('history', 'buffer');
-    this.changes = sub('changes', 'utf8');
-    this.familyChanges = sub('fchanges', 'utf8');
-    this.index = sub('index', 'utf8');
-    this.meta = sub('meta', 'utf8');
+    this.guard = new WriteGuard((error, cause) => {
+      this.report(`a write to the store failed (${(cause as Error).message}); ${error.code}: writes are refused until the store reopens`);
+      this.scheduleReopen();
+    });
+    this.guard.install(db);
+    this.records = this.sublevel('records', 'buffer');
+    this.history = this.sublevel('history', 'buffer');
+    this.changes = this.sublevel('changes', 'utf8');
+    this.familyChanges = this.sublevel('fchanges', 'utf8');
+    this.index = this.sublevel('index', 'utf8');
+    this.meta = this.sublevel('meta', 'utf8');
     this.prefix = {
       records: this.records.prefix,
       history: this.history.prefix,
@@ -113,14 +138,82 @@ export class RecordStore {
     return this.db.status === 'open';
   }
 
+  /** The error writes answer while a failed write keeps them refused (write-guard.ts); undefined when writable. */
+  get writeFailure(): CairnError | undefined {
+    return this.guard.failure;
+  }
+
+  /**
+   * A sublevel of the database (one object per name). Sublevels close with the database, so they
+   * are taken from here: a reopen after a failed write reopens every one of them.
+   */
+  sublevel<V>(name: string, valueEncoding: 'buffer' | 'utf8'): Sub<V> {
+    let sub = this.sublevels.get(name);
+    if (sub === undefined) {
+      sub = this.db.sublevel<string, V>(name, { valueEncoding } as never) as unknown as Sub<unknown>;
+      this.sublevels.set(name, sub);
+    }
+    return sub as Sub<V>;
+  }
+
   /** Position of the last committed change (0 for an empty store). */
   get lastSeq(): number {
     return this.seq;
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.reopenTimer);
+    await this.reopening;
     await this.lock.catch(() => undefined);
     await this.db.close();
+  }
+
+  private report(message: string): void {
+    if (this.options.report) this.options.report(message);
+    else process.stderr.write(`cairn: ${message}\n`);
+  }
+
+  /** Tries to reopen after a failed write, with a growing delay, until it works or the store closes. */
+  private scheduleReopen(): void {
+    if (this.closing || this.reopenTimer !== undefined || this.reopening !== undefined) return;
+    this.reopenDelay = Math.min(REOPEN_MAX_DELAY_MS, this.reopenDelay === 0 ? REOPEN_FIRST_DELAY_MS : this.reopenDelay * 2);
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = undefined;
+      this.reopening = this.tryReopen().finally(() => {
+        this.reopening = undefined;
+        if (this.guard.failure !== undefined) this.scheduleReopen();
+      });
+    }, this.reopenDelay);
+    this.reopenTimer.unref();
+  }
+
+  private async tryReopen(): Promise<void> {
+    const dir = (this.db as { location?: unknown }).location;
+    try {
+      // Recovery writes the old log's content to a table first: without room for it the open
+      // would fail and leave the store closed, so it waits (reads go on meanwhile).
+      if (typeof dir === 'string' && !(await roomToReopen(dir))) return;
+      await this.exclusive(() => this.reopen());
+      this.reopenDelay = 0;
+      this.report('the store reopened after a failed write: writes are accepted again');
+    } catch (e) {
+      this.report(`reopening the store after a failed write failed (${(e as Error).message}); retrying`);
+    }
+  }
+
+  /**
+   * Close and open: LevelDB recovers the old log up to its last complete record (the failed
+   * write's torn record is dropped) and starts a new one, which clears its error state.
+   */
+  private async reopen(): Promise<void> {
+    await this.db.close();
+    await this.db.open();
+    for (const sub of this.sublevels.values()) await sub.open();
+    // A batch whose log record landed although LevelDB answered an error (a failed fsync) is
+    // back after recovery: continue after the change log's real end.
+    for await (const key of this.changes.keys({ reverse: true, limit: 1 })) this.seq = parseInt(key, 16);
+    this.guard.clear();
   }
 
   /**
@@ -159,6 +252,8 @@ export class RecordStore {
    * optional meta entries, in one batch. Call inside `exclusive`.
    */
   async commit(writes: readonly RecordWrite[], meta: Readonly<Record<string, unknown>> = {}): Promise<ChangeEntry[]> {
+    const gate = this.commitGate?.();
+    if (gate) await gate;
     const batch = this.db.batch();
     const entries: ChangeEntry[] = [];
     const p = this.prefix;
@@ -209,6 +304,14 @@ export class RecordStore {
   onCommit(listener: CommitListener): () => void {
     this.commitListeners.add(listener);
     return () => this.commitListeners.delete(listener);
+  }
+
+  /**
+   * Backpressure: before each commit, `gate` may return a promise the commit waits for (a
+   * follower that must catch up before it would have to drop what commits hand it). One gate.
+   */
+  setCommitGate(gate: (() => Promise<void> | undefined) | undefined): void {
+    this.commitGate = gate;
   }
 
   async getMeta<T>(name: string): Promise<T | undefined> {

@@ -125,4 +125,29 @@ describe('the transparency log follower', () => {
       expect(problems).toContain('Transparency-log node 15 at level 1 is not the hash of its children');
     });
   });
+  it('keeps up from memory under sustained writes: writers wait rather than the follower dropping leaves', async () => {
+    const own = join(dir, 'sustained');
+    const service = await startService(loadConfig({}, { dataDir: join(own, 'data'), certsDir: join(own, 'certs'), adminSecret: ADMIN_SECRET, syncWrites: false }));
+    // The service's own follower steps aside for one with a small bound (the default is 65,536).
+    await service.log!.close();
+    const log = (await TransparencyLog.open(service.store, { maxPending: 64 })).follow();
+    try {
+      await log.sync();
+      const before = log.stats.readBack;
+      // Back-to-back commits, never 20 ms apart: without the gate most of them would be read back.
+      await writeHandles(service, 1000, 1400);
+      await log.sync();
+      expect(log.size).toBe(service.store.lastSeq);
+      expect(log.stats.readBack - before).toBe(0);
+    } finally {
+      await log.close();
+      await service.close();
+    }
+    const store = await openStore(join(own, 'data', 'leveldb'), { sync: false });
+    try {
+      expect(await checkLog(store, (m) => expect.fail(m), (m) => expect.fail(m))).toMatchObject({ size: store.lastSeq });
+    } finally {
+      await store.close();
+    }
+  });
 });
