@@ -43,6 +43,7 @@ export interface Config {
   /** Milliseconds between polls of the primary's change feed when it has nothing new. */
   readonly mirrorPollMs: number;
   /** Load shedding (src/http/overload.ts): limits past which requests are answered 503; 0 switches one off. */
+  readonly overloadMaxInFlight: number;
   readonly overloadMaxEventLoopDelayMs: number;
   readonly overloadMaxHeapBytes: number;
   readonly overloadMaxRssBytes: number;
@@ -217,9 +218,13 @@ export const SETTINGS: { readonly [K in keyof Config]-?: Setting<Config[K]> } = 
   mirrorPollMs: {
     env: 'CAIRN_MIRROR_POLL_MS', json: 'integer', default: 1000, shown: '1000', doc: "milliseconds between polls of the primary's change feed when it has nothing new", parse: positiveInt,
   },
+  overloadMaxInFlight: {
+    env: 'CAIRN_OVERLOAD_MAX_IN_FLIGHT', json: 'integer', default: 512, shown: '512',
+    doc: 'shed load (503 + `Retry-After`) while this many HTTP requests are being answered; `0`: off', parse: limit,
+  },
   overloadMaxEventLoopDelayMs: {
-    env: 'CAIRN_OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', json: 'integer', default: 0, shown: '0',
-    doc: 'shed load (503 + `Retry-After`) while the mean event-loop delay over the last second exceeds this many ms (e.g. `200`); `0`: off', parse: limit,
+    env: 'CAIRN_OVERLOAD_MAX_EVENT_LOOP_DELAY_MS', json: 'integer', default: 500, shown: '500',
+    doc: 'shed load once every event-loop delay sample (10 a second) has exceeded this many ms for 2 s, with requests arriving and the loop busy; `0`: off', parse: limit,
   },
   overloadMaxHeapBytes: { env: 'CAIRN_OVERLOAD_MAX_HEAP_BYTES', json: 'integer', default: 0, shown: '0', doc: 'shed load while the V8 heap in use exceeds this many bytes; `0`: off', parse: limit },
   overloadMaxRssBytes: { env: 'CAIRN_OVERLOAD_MAX_RSS_BYTES', json: 'integer', default: 0, shown: '0', doc: 'shed load while resident memory exceeds this many bytes; `0`: off', parse: limit },

@@ -77,12 +77,7 @@ export async function buildApp(service: Service, options: AppOptions = {}): Prom
   // First of the request hooks: a shed request costs as little as possible.
   fast.shedding = await registerOverload(app, service.config);
   const shedding = fast.shedding;
-  if (shedding) {
-    metrics.collect(() => ({
-      cairn_overload_shedding: { help: '1 while requests are shed (503 ERR_OVERLOADED) because a CAIRN_OVERLOAD_* limit is exceeded.', value: shedding.active() ? 1 : 0 },
-      cairn_event_loop_delay_seconds: { help: 'Mean event-loop delay over the last sample (about a second).', value: app.memoryUsage().eventLoopDelay / 1000 },
-    }));
-  }
+  if (shedding) metrics.collect(shedding.gauges);
   const size = new StoreSize(service.store, storeDir(service.config.dataDir));
   metrics.collect(() => size.gauges());
   app.addHook('preClose', (done) => {

@@ -38,7 +38,6 @@ export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: Server
     return false;
   }
   const started = performance.now();
-  if (fast.shedding?.active()) return shed(fast, fast.shedding, url, res, started);
   let view: Buffer | undefined;
   try {
     view = fast.handles.findView(url.slice(PATH.length));
@@ -46,6 +45,8 @@ export function tryFastResolve(fast: FastPath, req: IncomingMessage, res: Server
     return false; // e.g. the store is closed: fastify's route answers with a proper error
   }
   if (view === undefined) return false;
+  // Counted only once answered here (a miss is counted by fastify's hook instead).
+  if (fast.shedding !== undefined && !fast.shedding.admit(res)) return shed(fast, fast.shedding, url, res, started);
   // The route's headers in the route's order (caching.ts `answerFromView`): CORS (its scope's
   // hook) first, Content-Length (added by fastify) last and never on a 304.
   const status = view.readUInt16BE(0);

@@ -18,12 +18,20 @@ export interface TestService {
   close(): Promise<void>;
 }
 
+/**
+ * Servers started in the test process share its event loop with the tests' own work (fixtures,
+ * signing loops, property runs), so its delay says nothing about the server: that shedding signal
+ * is off here (the request cap stays at its default). `cairn serve` children (child.ts) keep every
+ * default; tests/http/overload*.test.ts show the defaults shed.
+ */
+const IN_PROCESS: Partial<Config> = { overloadMaxEventLoopDelayMs: 0 };
+
 /** A real service (classic-level on disk) in a fresh temporary directory, with its fastify app. */
 export async function startTestService(overrides: Partial<Config> = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-test-'));
   const config = loadConfig(
     {},
-    { dataDir: join(dir, 'data'), certsDir: join(dir, 'certs'), adminSecret: ADMIN_SECRET, syncWrites: false, ...overrides },
+    { dataDir: join(dir, 'data'), certsDir: join(dir, 'certs'), adminSecret: ADMIN_SECRET, syncWrites: false, ...IN_PROCESS, ...overrides },
   );
   const service = await startService(config);
   const app = await buildApp(service);
@@ -64,6 +72,7 @@ export async function startRealServer(overrides: Partial<Config> = {}): Promise<
       doipPort: 0,
       syncWrites: false,
       logLevel: 'silent',
+      ...IN_PROCESS,
       ...overrides,
     },
   );
