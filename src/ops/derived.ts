@@ -4,6 +4,7 @@ import { valueIndexTerms } from '../families/doa/reverse-index.js';
 import { renderHandleView } from '../families/doa/views.js';
 import { parseIssuer } from '../families/its/its-service.js';
 import {
+  ITS_GEO_INDEX_META,
   ITS_INDEX,
   ITS_ISSUER_ID,
   itsCurrentIndexTerms,
@@ -95,7 +96,7 @@ export const CURRENT_INDEX_NAMES: ReadonlySet<string> = new Set([
   'oidactive', // OidService: every active arc
   'oidlabel', // OidService: labels among siblings
   'oiddlt', // OidService: Y.4476 ledger transactions
-  ITS_INDEX.geo, // ItsService: where an active sign stands
+  ITS_INDEX.geo, // ItsService: where an active sign stands, with what queries test (geo-entry.ts)
   ITS_INDEX.alias, // ItsService: an active sign's aliases
 ]);
 export const EVER_INDEX_NAMES: ReadonlySet<string> = new Set([ITS_INDEX.geoEver, ITS_INDEX.aliasEver]);
@@ -110,6 +111,7 @@ export const INDEX_MIGRATIONS: Readonly<Record<string, string>> = {
   oidactive: 'oidIndexVersion',
   oidlabel: 'oidIndexVersion',
   oiddlt: 'oidIndexVersion',
+  [ITS_INDEX.geo]: ITS_GEO_INDEX_META,
 };
 
 export function indexName(term: string): string {

@@ -116,6 +116,7 @@ export async function startService(config: Config, options: StartOptions = {}): 
       })
     ).follow();
     await oids.reindexIfNeeded();
+    await its.reindexIfNeeded();
     const wanted = keys.registry?.keys.find((k) => k.kid === signer.active.kid)?.resign ?? false;
     const context = { store, signer, issuer, validitySeconds: config.signatureValiditySeconds };
     const state = await prepareResign(context, wanted, (kid, since) => signedSince(keys.registry, kid, since));

@@ -19,9 +19,11 @@
  *      postgres on a free loopback port, fsync off), the same points COPYed in, as
  *      `geography(Point, 4326)` with a GiST index: geography because the query radius is in
  *      metres anywhere on Earth, with no projection to choose; distances on the sphere
- *      (`use_spheroid => false`), as Cairn computes them, so that both return the same signs. One
- *      psql process runs the prepared queries with `\timing` (the time from sending a query to
- *      its last row, printed by psql), rows returned: id, distance (and bearing for `ahead`).
+ *      (`use_spheroid => false`), as Cairn computes them, so that both return the same signs. Each
+ *      row carries the sign's document, a `jsonb` column holding the signed JSON Cairn answers
+ *      with (copied from Cairn's stored views), so both send the same payload per sign. One psql
+ *      process runs the prepared queries with `\timing` (the time from sending a query to its
+ *      last row, printed by psql), rows returned: id, distance (and bearing for `ahead`), doc.
  *      The cluster is stopped and its directory removed at the end, on error, and on exit
  *      (SIGINT included).
  *   4. The same query points for every system: `queries` `near` points (radius `radius` m) and as
@@ -30,7 +32,7 @@
  *      compared on every query.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -38,7 +40,8 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config.js';
 import type { Principal } from '../../src/families/doa/authorize.js';
 import { parseItsQuery } from '../../src/families/its/its-query.js';
-import { formatItsSignId, parseItsSignType } from '../../src/ids/its-sign.js';
+import { itsSignRecordKey } from '../../src/families/its/its-storage.js';
+import { formatItsSignId, parseItsSignId, parseItsSignType } from '../../src/ids/its-sign.js';
 import { ADMIN_INDEX, startService } from '../../src/service/bootstrap.js';
 import { cleanEnv, freePort, sleep, spawnTracked, stop } from './procs.js';
 import { splicePhase } from './report-splice.js';
@@ -410,21 +413,56 @@ function psql(port: number, args: readonly string[], input?: string): { stdout: 
   return { stdout: r.stdout, stderr: r.stderr };
 }
 
-async function loadPostgis(port: number, count: number, dir: string): Promise<number> {
+/**
+ * The points as CSV for PostGIS, each with the signed JSON document Cairn answers with for that
+ * sign (its stored view, read from Cairn's data directory), so that both systems return the same
+ * payload per sign. Written in chunks: at 10^6 signs the file is several GB.
+ */
+async function writePointsCsv(dataDir: string, count: number, csv: string, log: (s: string) => void): Promise<void> {
+  const service = await startService(loadConfig(env(join(dataDir, 'data'), join(dataDir, 'certs'), { CAIRN_SYNC_WRITES: 'false' })));
+  const fd = openSync(csv, 'w');
+  try {
+    let lines: string[] = [];
+    let done = 0;
+    let lastLog = Date.now();
+    for (const p of points(count)) {
+      const id = idOf(p.serial, 30 + 10 * (p.serial % 10));
+      const view = service.store.storedView(itsSignRecordKey(parseItsSignId(id)));
+      if (view === undefined || view.readUInt16BE(0) !== 200) throw new Error(`${id}: no stored view in ${dataDir}`);
+      const doc = view.subarray(2).toString('utf8').replaceAll('"', '""');
+      lines.push(`${id.replace(/:nat\.DE-274\[\d+\]/, '')},${p.facing},SRID=4326;POINT(${p.lon} ${p.lat}),"${doc}"`);
+      if (lines.length === 1000) {
+        writeSync(fd, `${lines.join('\n')}\n`);
+        lines = [];
+        done += 1000;
+        // Back to the event loop now and then: run.ts's SIGINT handler (which removes the cluster) must get to run.
+        await new Promise((resolveTurn) => setImmediate(resolveTurn));
+        if (Date.now() - lastLog > 15_000) {
+          lastLog = Date.now();
+          log(`its: ${done} of ${count} sign documents written for PostGIS`);
+        }
+      }
+    }
+    if (lines.length > 0) writeSync(fd, `${lines.join('\n')}\n`);
+  } finally {
+    closeSync(fd);
+    await service.close();
+  }
+}
+
+async function loadPostgis(port: number, count: number, dataDir: string, dir: string, log: (s: string) => void): Promise<number> {
   const t0 = process.hrtime.bigint();
   psql(port, ['-c', 'CREATE EXTENSION postgis']);
-  psql(port, ['-c', 'CREATE UNLOGGED TABLE staging (id text, lat float8, lon float8, facing float8)']);
-  // COPY from a file in chunks of CSV (psql \copy reads it client-side).
+  // toast_tuple_target at its maximum keeps each document (about 5.5 kB) uncompressed in its row,
+  // beside the point, as Cairn keeps a sign's view in its record entry: of the layouts tried, the
+  // one PostgreSQL answered fastest from (the default compresses it out of line into TOAST).
+  psql(port, ['-c', 'CREATE TABLE signs (id text, facing float8, geog geography(Point, 4326), doc jsonb) WITH (toast_tuple_target = 8160)']);
+  // COPY from a CSV file (psql \copy reads it client-side).
   const csv = join(dir, 'points.csv');
-  const lines: string[] = [];
-  for (const p of points(count)) lines.push(`${idOf(p.serial, 30 + 10 * (p.serial % 10)).replace(/:nat\.DE-274\[\d+\]/, '')},${p.lat},${p.lon},${p.facing}`);
-  writeFileSync(csv, `${lines.join('\n')}\n`);
-  lines.length = 0;
-  psql(port, ['-c', `\\copy staging FROM '${csv}' WITH (FORMAT csv)`]);
+  await writePointsCsv(dataDir, count, csv, log);
+  psql(port, ['-c', `\\copy signs FROM '${csv}' WITH (FORMAT csv)`]);
   rmSync(csv);
-  psql(port, ['-c', 'CREATE TABLE signs AS SELECT id, facing, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography AS geog FROM staging']);
   psql(port, ['-c', 'CREATE INDEX signs_geog ON signs USING gist (geog)']);
-  psql(port, ['-c', 'DROP TABLE staging']);
   psql(port, ['-c', 'VACUUM ANALYZE signs']);
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
@@ -433,9 +471,9 @@ async function loadPostgis(port: number, count: number, dir: string): Promise<nu
 function postgisScript(mode: Mode, qs: readonly Query[], o: ItsOptions, rows: boolean): string {
   const prepare =
     mode === 'near'
-      ? `PREPARE q(float8, float8, float8) AS SELECT id, round(ST_Distance(geog, p, false)::numeric, 2) AS distance FROM signs, (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS p) c WHERE ST_DWithin(geog, p, $3, false) ORDER BY ST_Distance(geog, p, false), id LIMIT 100;`
+      ? `PREPARE q(float8, float8, float8) AS SELECT id, round(ST_Distance(geog, p, false)::numeric, 2) AS distance, doc FROM signs, (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS p) c WHERE ST_DWithin(geog, p, $3, false) ORDER BY ST_Distance(geog, p, false), id LIMIT 100;`
       : // ahead: within the distance, bearing within 30 degrees of the heading, facing within 45 of its reverse.
-        `PREPARE q(float8, float8, float8, float8) AS SELECT id, round(d::numeric, 2) AS distance, round(b::numeric, 2) AS bearing FROM (SELECT id, (facing - $3 + 180) - 360 * floor((facing - $3 + 180) / 360) AS f, ST_Distance(geog, p, false) AS d, degrees(ST_Azimuth(p, geog)) AS b FROM signs, (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS p) c WHERE ST_DWithin(geog, p, $4, false)) s ` +
+        `PREPARE q(float8, float8, float8, float8) AS SELECT id, round(d::numeric, 2) AS distance, round(b::numeric, 2) AS bearing, doc FROM (SELECT id, doc, (facing - $3 + 180) - 360 * floor((facing - $3 + 180) / 360) AS f, ST_Distance(geog, p, false) AS d, degrees(ST_Azimuth(p, geog)) AS b FROM signs, (SELECT ST_SetSRID(ST_MakePoint($2, $1), 4326)::geography AS p) c WHERE ST_DWithin(geog, p, $4, false)) s ` +
         `WHERE d > 0 AND least(abs(b - $3), 360 - abs(b - $3)) <= 30 AND least(f, 360 - f) <= 45 ORDER BY d, id LIMIT 100;`;
   const exec = qs.map((q) => (mode === 'near' ? `EXECUTE q(${q.lat}, ${q.lon}, ${o.radius});` : `EXECUTE q(${q.lat}, ${q.lon}, ${q.heading}, ${o.aheadDistance});`));
   return [prepare, ...(rows ? ['\\pset format unaligned', '\\pset tuples_only on', '\\echo ---'] : ['\\timing on']), ...(rows ? exec.flatMap((e) => [e, '\\echo ---']) : exec), ''].join('\n');
@@ -494,7 +532,7 @@ export async function itsPhase(tmp: string, cpu: number | undefined, o: ItsOptio
   } else {
     const cluster = await startCluster(bin!, log);
     try {
-      const loadSeconds = await loadPostgis(cluster.port, o.signs, work);
+      const loadSeconds = await loadPostgis(cluster.port, o.signs, data.dir, work, log);
       log(`its: ${o.signs} points loaded into PostGIS with a GiST index in ${loadSeconds.toFixed(0)} s`);
       const agreement = {} as Record<Mode, { same: number; of: number; firstDifference?: string }>;
       const latencyOf = {} as Record<Mode, Latency>;
@@ -568,8 +606,11 @@ export function itsSection(r: ItsResults, o: ItsOptions, partialRun: string | un
       `- PostGIS: ${pg.version}, a throwaway cluster (initdb as the postgres user in a temporary directory, fsync off, shared_buffers 512MB),`,
       '  stopped and removed afterwards. The same points as `geography(Point, 4326)` with a GiST index: geography so that the radius is metres',
       '  anywhere, with no projection to pick; distances on the sphere (`use_spheroid => false`), as Cairn computes them. Prepared statements',
-      '  run by one psql process; the latency is psql\'s `\\timing` (sending the query to its last row, on loopback). The rows are the id and',
-      `  distance (and bearing), not a full record: PostGIS sends far fewer bytes per answer than Cairn. Loaded (COPY, index, VACUUM ANALYZE) in ${pg.loadSeconds.toFixed(0)} s.`,
+      '  run by one psql process; the latency is psql\'s `\\timing` (sending the query to its last row, on loopback). The rows are the id,',
+      '  distance (and bearing) and the sign\'s document: a `jsonb` column holding the signed JSON Cairn answers with for that sign (copied',
+      '  from Cairn\'s stored views), so that both systems send the same payload per sign; stored uncompressed in the row',
+      '  (`toast_tuple_target = 8160`), which PostgreSQL answered faster from than from its default compressed TOAST storage.',
+      `  Loaded (signed documents read from Cairn's store, COPY, index, VACUUM ANALYZE) in ${pg.loadSeconds.toFixed(0)} s.`,
       `- Same answers: \`near\` ${pg.agreement.near.same} of ${pg.agreement.near.of}, \`ahead\` ${pg.agreement.ahead.same} of ${pg.agreement.ahead.of} identical (the same signs in the same order).` +
         (pg.agreement.near.firstDifference || pg.agreement.ahead.firstDifference ? ` First difference: ${pg.agreement.near.firstDifference ?? pg.agreement.ahead.firstDifference}.` : ''),
       '  `ahead` can differ at the edge of the ±30° cone: PostGIS computes `ST_Azimuth` on a geography on the WGS84 spheroid, Cairn its',

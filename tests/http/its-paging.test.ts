@@ -142,7 +142,7 @@ describe('paging past limit', () => {
     expect(ranges).toEqual(Array.from({ length: pages.length }, () => oneRead).flat());
     let visited = 0;
     for (const r of oneRead) {
-      expect(r.gte).toMatch(/^itsgeo\u0000[0-9b-hjkmnp-z]+$/);
+      expect(r.gte).toMatch(/^itspos\u0000[0-9b-hjkmnp-z]+$/);
       for await (const _ of index.keys(r as never)) visited++;
     }
     expect(visited).toBeGreaterThan(0);

@@ -106,13 +106,13 @@ describe('cairn doctor', () => {
     expect(report.checked.changes).toBe(report.changeLog);
     expect(report.checked.familyChanges).toBe(report.changeLog);
     expect(report.checked.signatures).toBe(report.checked.records + report.checked.history);
-    for (const name of ['prefix', 'hvalue', 'palias', 'oidchild', 'oidactive', 'oidlabel', 'itsgeo', 'itsgeoh', 'itsalias', 'itsaliash', 'doiptype', 'doipkey']) {
+    for (const name of ['prefix', 'hvalue', 'palias', 'oidchild', 'oidactive', 'oidlabel', 'itspos', 'itsgeoh', 'itsalias', 'itsaliash', 'doiptype', 'doipkey']) {
       expect(report.checked.indexByName[name], name).toBeGreaterThan(0);
     }
     expect(report.unchecked).toEqual({});
     // The sign moved once: both places stay in the `ever` index, only the new one in the current.
     expect(report.checked.indexByName.itsgeoh).toBe(2);
-    expect(report.checked.indexByName.itsgeo).toBe(1);
+    expect(report.checked.indexByName.itspos).toBe(1);
     const human = await runCairn(['doctor'], { CAIRN_DATA_DIR: config.dataDir, CAIRN_CERTS_DIR: config.certsDir });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^cairn doctor: .*leveldb\n/);
@@ -128,7 +128,7 @@ describe('cairn doctor', () => {
       // one for no record at all).
       await store.index.del(`prefix${SEP}20.5000${SEP}${d2}`);
       await store.index.put(`oidchild${SEP}${encodeOidKey([2n, 999n])}${SEP}${d3}`, '20.5000/d-3');
-      await store.index.put(`itsgeo${SEP}u33dbczzz${SEP}its:DE.00417.sign.0000009999`, 'its:sign:DE.417:9999~X');
+      await store.index.put(`itspos${SEP}u33dbczzz${SEP}its:DE.00417.sign.0000009999`, 'its:sign:DE.417:9999~X');
       // A record's value bytes altered (the record part of the entry, after the view).
       const entry = Buffer.from((await store.records.get(d3))!);
       const at = entry.indexOf('example.org/d/3', 4 + entry.readUInt32BE(0));
@@ -144,7 +144,7 @@ describe('cairn doctor', () => {
     const expectFound = (pattern: RegExp): void => expect(found.some((m) => pattern.test(m)), `${pattern} in\n${found.join('\n')}`).toBe(true);
     expectFound(/^\[index\] Index entry "prefix 20\.5000 20\.5000\/D-2" of 20\.5000\/d-2 is missing$/);
     expectFound(/^\[index\] Index entry "oidchild 000102000203e7 20\.5000\/D-3" is stray: 20\.5000\/d-3 \(active, version 1\) does not yield that term$/);
-    expectFound(/^\[index\] Index entry "itsgeo u33dbczzz its:DE\.00417\.sign\.0000009999" points at "its:DE\.00417\.sign\.0000009999", which has no record$/);
+    expectFound(/^\[index\] Index entry "itspos u33dbczzz its:DE\.00417\.sign\.0000009999" points at "its:DE\.00417\.sign\.0000009999", which has no record$/);
     expectFound(/^\[signature\] 20\.5000\/d-3 \(version 1\): signature does not verify: Signed digests do not match the record values$/);
     expectFound(/^\[view\] The stored view of 20\.5000\/d-3 \(version 1\) is not the rendering of its record$/);
     expectFound(/^\[changes\] Change log has a gap: positions 3\.\.3 are missing$/);

@@ -1,5 +1,6 @@
 import { ItsQueryInvalid, ItsQueryTooLarge } from '../../errors.js';
 import { formatItsSignType, ITS_KINDS, parseItsSignType, type ItsKind, type ItsSignType } from '../../ids/its-sign.js';
+import type { GeoEntry } from './geo-entry.js';
 import { angleDiffDeg, bearingDeg, circleBoxes, distanceM, inBox, type Box, type LatLon } from './geo.js';
 import { parseAlias, SIGN_STATUSES, type ItsSign, type SignStatus } from './its-record.js';
 import { parseDateTime, validAt } from './validity.js';
@@ -227,7 +228,7 @@ export function codeMatches(filter: ItsSignType, type: ItsSignType | undefined):
 }
 
 /** The filters other than the area; `at` also leaves out removed signs. */
-export function filtersMatch(q: ItsQuery, kind: ItsKind, sign: ItsSign, type: ItsSignType | undefined): boolean {
+export function filtersMatch(q: ItsQuery, kind: ItsKind, sign: Pick<ItsSign, 'status' | 'temporary' | 'validity' | 'value'>, type: ItsSignType | undefined): boolean {
   if (q.kinds && !q.kinds.has(kind)) return false;
   // The value is the one the sign shows: its type's, or the body's when the type has none.
   if (q.code && !(codeMatches({ ...q.code, value: undefined }, type) && (q.code.value === undefined || q.code.value === sign.value))) return false;
@@ -241,7 +242,7 @@ export function filtersMatch(q: ItsQuery, kind: ItsKind, sign: ItsSign, type: It
  * Whether a sign lies in the query area; for `near` and `ahead`, its distance in metres (and,
  * for `ahead`, its bearing from the traveller). Undefined when it does not.
  */
-export function areaMatch(area: QueryArea, sign: ItsSign): { distance?: number; bearing?: number } | undefined {
+export function areaMatch(area: QueryArea, sign: Pick<ItsSign, 'position' | 'facing' | 'aliases'>): { distance?: number; bearing?: number } | undefined {
   switch (area.mode) {
     case 'alias':
       return sign.aliases.includes(area.alias) ? {} : undefined;
@@ -260,4 +261,14 @@ export function areaMatch(area: QueryArea, sign: ItsSign): { distance?: number; 
       return { distance, bearing };
     }
   }
+}
+
+/**
+ * The filters tested on a spatial index entry (geo-entry.ts) instead of the record, by the same
+ * rules as `filtersMatch`; undefined when the entry cannot tell and the record must be read: a
+ * `code` filter, or `at` on a sign with time windows.
+ */
+export function entryFiltersMatch(q: ItsQuery, e: GeoEntry): boolean | undefined {
+  if (q.code !== undefined || (q.at !== undefined && e.windows > 0)) return undefined;
+  return filtersMatch(q, e.kind, { status: e.status, temporary: e.temporary, validity: { from: e.from, to: e.to, windows: [] }, value: null }, undefined);
 }

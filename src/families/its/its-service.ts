@@ -37,13 +37,18 @@ import { formatIdentity, parseIdentity, sameIdentity } from '../doa/identity.js'
 import { tombstoneJson } from '../doa/views.js';
 import { checkCatalogue, findCatalogueEntry } from './catalogue.js';
 import { boxNear, cellBox, coverBoxes, type Box } from './geo.js';
-import { areaMatch, codeMatches, filtersMatch, formatCursor, pageOrder, queryBoxes, type ItsQuery, type PagePosition, type QueryArea } from './its-query.js';
+import { areaMatch, codeMatches, entryFiltersMatch, filtersMatch, formatCursor, pageOrder, queryBoxes, type ItsQuery, type PagePosition, type QueryArea } from './its-query.js';
+import { parseGeoEntry } from './geo-entry.js';
 import { parseSign, renderSignView, signToValues, valuesToSign, type ItsSign, type SignView } from './its-record.js';
 import {
   ISSUER_TYPES,
   issuerText,
+  ITS_GEO_INDEX_META,
+  ITS_GEO_INDEX_VERSION,
   ITS_INDEX,
+  ITS_LEGACY_GEO_INDEX,
   ITS_SIGN_KEY,
+  itsCurrentIndexTerms,
   itsIdentityText,
   itsIssuerRecordKey,
   itsIssuerWrite,
@@ -106,6 +111,14 @@ export interface ItsChange {
   readonly version: number;
   readonly op: 'create' | 'update' | 'delete';
   readonly at: string;
+}
+
+/** A sign in a query's answer, with the record it was tested on when one was read. */
+interface Hit {
+  readonly key: string;
+  readonly record?: StoredRecord;
+  readonly distance?: number;
+  readonly bearing?: number;
 }
 
 export interface QueryResult {
@@ -453,9 +466,9 @@ export class ItsService {
   // ---- queries --------------------------------------------------------------------------------
 
   /**
-   * Record keys listed under the cells covering the boxes, deduplicated. The index key names the
-   * sign's 9-character cell (about 5 m): a key whose cell cannot meet the area (`near`) is left
-   * out before its record is read.
+   * `asOf` spatial queries: record keys listed in the `ever` index under the cells covering the
+   * boxes, deduplicated. The index key names the sign's 9-character cell (about 5 m): a key whose
+   * cell cannot meet the area (`near`) is left out before its history is read.
    */
   private async candidates(index: string, boxes: readonly Box[], near: (cell: Box) => boolean): Promise<Set<string>> {
     const keys = new Set<string>();
@@ -471,6 +484,50 @@ export class ItsService {
     return keys;
   }
 
+  /**
+   * Current spatial queries: the hits among the entries of the cells covering the area, tested on
+   * the entry itself (position, facing and the filters it carries: geo-entry.ts); a record is read
+   * only for a candidate in the area whose entry cannot answer a filter (`code`, or `at` with time
+   * windows).
+   */
+  private async currentHits(q: ItsQuery, area: Exclude<QueryArea, { mode: 'alias' }>): Promise<Hit[]> {
+    const hits: Hit[] = [];
+    const seen = new Set<string>();
+    const prefix = GEO.length + SEP.length;
+    for (const r of coverBoxes(queryBoxes(area)).ranges) {
+      // One native call per range (`all`), not one round trip per key.
+      for (const k of await this.store.index.keys({ gte: `${GEO}${SEP}${r.from}`, lt: `${GEO}${SEP}${r.to}~` }).all()) {
+        const sep = k.lastIndexOf(SEP);
+        const key = k.slice(sep + 1);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const entry = parseGeoEntry(k.slice(prefix, sep));
+        if (entry !== undefined) {
+          const match = areaMatch(area, { position: entry.position, facing: entry.facing, aliases: [] });
+          if (match === undefined) continue;
+          const passes = entryFiltersMatch(q, entry);
+          if (passes === false) continue;
+          if (passes === true) {
+            hits.push({ key, ...match });
+            continue;
+          }
+        }
+        const hit = this.recordHit(q, key, this.store.findRecord(key));
+        if (hit) hits.push(hit);
+      }
+    }
+    return hits;
+  }
+
+  /** A record that matches the query's area and filters, as a hit; undefined if it does not. */
+  private recordHit(q: ItsQuery, key: string, record: StoredRecord | undefined): Hit | undefined {
+    if (record?.status !== 'active') return undefined;
+    const { sign, type } = valuesToSign(record.values);
+    if (!filtersMatch(q, parseItsSignId(record.id).kind, sign, type)) return undefined;
+    const match = areaMatch(q.area, sign);
+    return match ? { key, record, ...match } : undefined;
+  }
+
   private async aliasCandidates(index: string, alias: string): Promise<Set<string>> {
     const keys = new Set<string>();
     const term = `${index}${SEP}${alias}${SEP}`;
@@ -481,43 +538,49 @@ export class ItsService {
   /**
    * `GET /api/its?...`: reads only the index ranges of the cells covering the area (geo.ts
    * `coverBoxes`: at most 32 cells at the finest precision that allows it, merged into runs) or
-   * the alias, then filters the candidates exactly. `asOf` reads the `ever` indexes and each
-   * candidate's version in force then. Past `limit`, `next` links the following page: the same
-   * query with a cursor naming the last sign shown; each page reads the same bounded area again
-   * and keeps what comes after the cursor in the result order.
+   * the alias, then filters the candidates exactly: current spatial queries on the index entries
+   * (`currentHits`), reading only the stored views of the page they answer with; `asOf` reads the
+   * `ever` indexes and each candidate's version in force then. Past `limit`, `next` links the
+   * following page: the same query with a cursor naming the last sign shown; each page reads the
+   * same bounded area again and keeps what comes after the cursor in the result order.
    */
   async query(q: ItsQuery, nextLink?: (cursor: string) => string): Promise<QueryResult> {
     const asOfSeconds = q.asOf === undefined ? undefined : Math.floor(q.asOf / 1000);
     const area = q.area;
-    const keys =
-      area.mode === 'alias'
-        ? await this.aliasCandidates(asOfSeconds === undefined ? ALIAS : ALIAS_EVER, area.alias)
-        : await this.candidates(asOfSeconds === undefined ? GEO : GEO_EVER, queryBoxes(area), cellFilter(area));
-    const hits: { key: string; record: StoredRecord; distance?: number; bearing?: number }[] = [];
-    for (const key of keys) {
-      const record = asOfSeconds === undefined ? this.store.findRecord(key) : await this.versionAt(key, asOfSeconds);
-      if (record?.status !== 'active') continue;
-      const { sign, type } = valuesToSign(record.values);
-      const id = parseItsSignId(record.id);
-      if (!filtersMatch(q, id.kind, sign, type)) continue;
-      const match = areaMatch(area, sign);
-      if (match) hits.push({ key, record, ...match });
+    let hits: Hit[];
+    if (asOfSeconds === undefined && area.mode !== 'alias') hits = await this.currentHits(q, area);
+    else {
+      const keys =
+        area.mode === 'alias'
+          ? await this.aliasCandidates(asOfSeconds === undefined ? ALIAS : ALIAS_EVER, area.alias)
+          : await this.candidates(GEO_EVER, queryBoxes(area), cellFilter(area));
+      hits = [];
+      for (const key of keys) {
+        const hit = this.recordHit(q, key, asOfSeconds === undefined ? this.store.findRecord(key) : await this.versionAt(key, asOfSeconds));
+        if (hit) hits.push(hit);
+      }
     }
-    const position = (h: { key: string; distance?: number }): PagePosition => ({ distance: h.distance ?? 0, key: h.key });
+    const position = (h: Hit): PagePosition => ({ distance: h.distance ?? 0, key: h.key });
     const after = q.after;
     const rest = after === undefined ? hits : hits.filter((h) => pageOrder(position(h), after) > 0);
     rest.sort((a, b) => pageOrder(position(a), position(b)));
-    const shown = rest.slice(0, q.limit);
-    const items = shown.map((h) => {
-      const stored = asOfSeconds === undefined ? this.store.findView(h.key) : undefined;
-      const body = stored !== undefined && stored.readUInt16BE(0) === 200 ? stored.subarray(2).toString('utf8') : JSON.stringify(renderSignView(parseItsSignId(h.record.id), h.record));
+    const shown: Hit[] = [];
+    const items: string[] = [];
+    let used = 0;
+    for (; used < rest.length && shown.length < q.limit; used++) {
+      const h = rest[used]!;
+      const body = this.hitBody(h, asOfSeconds !== undefined);
+      // Without a record in hand, a sign deleted since the index was read has no 200 view: not shown.
+      if (body === undefined) continue;
       const extra = [
         ...(h.distance !== undefined ? [`"distance":${Math.round(h.distance * 100) / 100}`] : []),
         ...(h.bearing !== undefined ? [`"bearing":${Math.round(h.bearing * 100) / 100}`] : []),
       ];
-      return extra.length === 0 ? body : `{${extra.join(',')},${body.slice(1)}`;
-    });
-    const truncated = rest.length > shown.length;
+      shown.push(h);
+      items.push(extra.length === 0 ? body : `{${extra.join(',')},${body.slice(1)}`);
+    }
+    // Truncated only once a full page is shown, so the page has a last sign to continue after.
+    const truncated = used < rest.length;
     const cursor = truncated ? formatCursor(position(shown.at(-1)!)) : undefined;
     const next = cursor === undefined || nextLink === undefined ? null : nextLink(cursor);
     return {
@@ -526,6 +589,54 @@ export class ItsService {
       ...(cursor === undefined ? {} : { cursor }),
       json: `{"count":${shown.length},"truncated":${truncated},"next":${JSON.stringify(next)},"signs":[${items.join(',')}]}`,
     };
+  }
+
+  /** A hit's signed JSON: the stored view of the current version, else rendered from the record it was found with. */
+  private hitBody(h: Hit, past: boolean): string | undefined {
+    const stored = past ? undefined : this.store.findView(h.key);
+    if (stored !== undefined && stored.readUInt16BE(0) === 200) return stored.subarray(2).toString('utf8');
+    return h.record === undefined ? undefined : JSON.stringify(renderSignView(parseItsSignId(h.record.id), h.record));
+  }
+
+  /**
+   * Builds the `itspos` index (its-storage.ts) for the signs stored before it existed, from the
+   * records, and removes the `itsgeo` entries it replaces. Runs once per data directory (recorded
+   * in meta) and is idempotent, so an interrupted run is simply repeated at the next start.
+   */
+  async reindexIfNeeded(): Promise<number> {
+    const built = async (): Promise<boolean> => ((await this.store.getMeta<number>(ITS_GEO_INDEX_META)) ?? 0) >= ITS_GEO_INDEX_VERSION;
+    if (await built()) return 0;
+    return this.store.exclusive(async () => {
+      if (await built()) return 0;
+      const BATCH = 1000;
+      let entries: { term: string; key: string; id: string }[] = [];
+      let total = 0;
+      const flush = async (): Promise<void> => {
+        total += entries.length;
+        await this.store.addIndexEntries(entries);
+        entries = [];
+      };
+      // Sign keys are `its:…`; issuers (`its-issuer:…`) sort before them.
+      for await (const key of this.store.records.keys({ gte: SIGN_KEY, lt: `${SIGN_KEY.slice(0, -1)};` })) {
+        const record = this.store.findRecord(key);
+        if (record === undefined) continue;
+        for (const term of itsCurrentIndexTerms(record)) if (term.startsWith(`${GEO}${SEP}`)) entries.push({ term, key, id: record.id });
+        if (entries.length >= BATCH) await flush();
+      }
+      await flush();
+      let legacy: string[] = [];
+      const drop = async (): Promise<void> => {
+        await this.store.index.batch(legacy.map((key) => ({ type: 'del' as const, key })));
+        legacy = [];
+      };
+      for await (const k of this.store.index.keys({ gt: `${ITS_LEGACY_GEO_INDEX}${SEP}`, lt: `${ITS_LEGACY_GEO_INDEX}\u0001` })) {
+        legacy.push(k);
+        if (legacy.length >= BATCH) await drop();
+      }
+      await drop();
+      await this.store.addIndexEntries([], { [ITS_GEO_INDEX_META]: ITS_GEO_INDEX_VERSION });
+      return total;
+    });
   }
 
   /**

@@ -1,4 +1,4 @@
-import { formatItsSignId, itsIdentityKey, itsIssuerKey, type ItsSignId } from '../../ids/its-sign.js';
+import { formatItsSignId, itsIdentityKey, itsIssuerKey, parseItsSignId, type ItsSignId } from '../../ids/its-sign.js';
 import { isoSeconds, valueToJson } from '../../records/handle-json.js';
 import type { StoredRecord } from '../../records/record.js';
 import { decodeCompact } from '../../signing/jws.js';
@@ -6,6 +6,7 @@ import { findSignature } from '../../signing/record-signature.js';
 import { SEP, type RecordWrite } from '../../store/store.js';
 import { tombstoneJson } from '../doa/views.js';
 import { geohash } from './geo.js';
+import { geoEntryTerm } from './geo-entry.js';
 import { renderSignView, valuesToSign } from './its-record.js';
 
 /*
@@ -19,13 +20,24 @@ import { renderSignView, valuesToSign } from './its-record.js';
  *                                          same batch as the sign it minted
  *
  * Index terms (the store appends `00 <record key>`):
- *   itsgeo   00 <geohash, 9 characters>    where an active sign stands now
+ *   itspos   00 <geohash, 9 characters> <position, facing, kind, status, validity...>
+ *                                          where an active sign stands now, with what queries
+ *                                          test (geo-entry.ts): they read no record to filter
  *   itsgeoh  00 <geohash, 9 characters>    every place a sign has ever stood (never removed;
  *                                          `asOf` queries start here, then read history)
  *   itsalias 00 <alias>                    an active sign's aliases now
  *   itsaliash 00 <alias>                   every alias a sign has ever had (never removed)
+ *
+ * Data directories from before `itspos` hold `itsgeo 00 <geohash>` instead: ItsService
+ * `reindexIfNeeded` (at start) builds `itspos` from the records, removes `itsgeo` and records
+ * ITS_GEO_INDEX_META.
  */
-export const ITS_INDEX = { geo: 'itsgeo', geoEver: 'itsgeoh', alias: 'itsalias', aliasEver: 'itsaliash' } as const;
+export const ITS_INDEX = { geo: 'itspos', geoEver: 'itsgeoh', alias: 'itsalias', aliasEver: 'itsaliash' } as const;
+/** The current spatial index's name before its entries carried positions (cells only); removed by the migration. */
+export const ITS_LEGACY_GEO_INDEX = 'itsgeo';
+/** Meta entry: the version of the `itspos` index built for the records stored before it existed. */
+export const ITS_GEO_INDEX_META = 'itsGeoIndexVersion';
+export const ITS_GEO_INDEX_VERSION = 1;
 export const ITS_SIGN_KEY = 'its:';
 export const ITS_ISSUER_KEY = 'its-issuer:';
 /** The issuer record's id (and its signature's `sub`) starts with this. */
@@ -52,7 +64,8 @@ export const issuerText = (issuer: ItsIssuer): string => `${issuer.country}.${is
 export function itsCurrentIndexTerms(record: StoredRecord | undefined): string[] {
   if (record?.status !== 'active') return [];
   const { sign } = valuesToSign(record.values);
-  return [`${ITS_INDEX.geo}${SEP}${geohash(sign.position)}`, ...sign.aliases.map((a) => `${ITS_INDEX.alias}${SEP}${a}`)];
+  const kind = parseItsSignId(record.id).kind;
+  return [`${ITS_INDEX.geo}${SEP}${geoEntryTerm(kind, sign)}`, ...sign.aliases.map((a) => `${ITS_INDEX.alias}${SEP}${a}`)];
 }
 
 /** The `ever` terms one version of a sign adds; they are never removed (the index holds every version's). */
