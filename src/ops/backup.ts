@@ -1,5 +1,5 @@
-import { createWriteStream, existsSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, createWriteStream, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -21,7 +21,9 @@ import { hasStore, openExistingStore } from './open.js';
  * A running server holds the data directory's lock, so the command asks it for the file (the
  * service admin's credentials, as `cairn put` sends them); with the server stopped it opens the
  * store itself. Either way the file is written beside FILE, read back and checked (gzip, framing,
- * hash) and only then renamed to FILE, so FILE is never a partial backup.
+ * hash), flushed to disk and only then renamed to FILE, so FILE is never a partial backup, not even
+ * after a power cut. A backup killed midway leaves `FILE.partial`, which restore refuses as
+ * truncated (ERR_BACKUP_DAMAGED); the next backup to FILE replaces it.
  */
 
 /**
@@ -82,7 +84,9 @@ export async function backupCommand(config: Config, client: BackupClient, file: 
       await downloadBackup(config, client, partial);
     }
     const checked = await checkBackupFile(partial);
+    fsyncPath(partial, 'r+');
     renameSync(partial, file);
+    fsyncPath(dirname(resolve(file)), 'r');
     const { header } = checked;
     return {
       file,
@@ -96,6 +100,16 @@ export async function backupCommand(config: Config, client: BackupClient, file: 
     };
   } finally {
     rmSync(partial, { force: true });
+  }
+}
+
+/** fsync of a file (its content) or a directory (a rename in it). */
+function fsyncPath(path: string, flags: 'r' | 'r+'): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

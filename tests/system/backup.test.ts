@@ -221,7 +221,7 @@ describe('backup and restore', () => {
     expect(doctor.code, doctor.stdout).toBe(0);
     const report = JSON.parse(doctor.stdout) as { ok: boolean; problemCount: number; checked: { indexByName: Record<string, number> } };
     expect(report).toMatchObject({ ok: true, problemCount: 0 });
-    for (const name of ['prefix', 'hvalue', 'palias', 'oidchild', 'oidactive', 'oidlabel', 'itsgeo', 'itsgeoh', 'itsalias', 'itsaliash']) {
+    for (const name of ['prefix', 'hvalue', 'palias', 'oidchild', 'oidactive', 'oidlabel', 'itspos', 'itsgeoh', 'itsalias', 'itsaliash']) {
       expect(report.checked.indexByName[name], name).toBeGreaterThan(0);
     }
   }
