@@ -119,7 +119,7 @@ async function worker(device: WorkerResult['device'], token: WorkerResult['token
 const PREFIX = '20.5000';
 
 /** A data directory with one manufacturer and its `phone` class (device-signature); answers the manufacturer's prefix. */
-async function prepareManufacturer(dataDir: string, certsDir: string): Promise<string> {
+export async function prepareManufacturer(dataDir: string, certsDir: string): Promise<string> {
   const config = loadConfig({}, { dataDir, certsDir, adminSecret: ADMIN_SECRET, syncWrites: false, logLevel: 'silent', overloadMaxEventLoopDelayMs: 0 });
   const service = await startService(config);
   const app = await buildApp(service, { fastResolve: false });
@@ -140,9 +140,11 @@ async function prepareManufacturer(dataDir: string, certsDir: string): Promise<s
   }
 }
 
-/** NDJSON: the manifest, then `count` items of class `phone`, each with a device key (256 distinct keys, cycled), lot and date. */
-async function writeItems(file: string, prefix: string, count: number, manifestId: string): Promise<void> {
-  const keys = Array.from({ length: 256 }, () => JSON.stringify(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })));
+/**
+ * NDJSON: the manifest, then `count` items of class `phone`, each with a device key (`keys`, public
+ * JWK texts, cycled; by default 256 fresh Ed25519 keys), lot and date.
+ */
+export async function writeItems(file: string, prefix: string, count: number, manifestId: string, keys: readonly string[] = Array.from({ length: 256 }, () => JSON.stringify(generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })))): Promise<void> {
   const out = createWriteStream(file);
   out.write(`${JSON.stringify({ manifestId, count, prefix })}\n`);
   for (let i = 0; i < count; i++) {
