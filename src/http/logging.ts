@@ -5,31 +5,45 @@ import { LineWriter } from './line-writer.js';
 /**
  * Logging for the HTTP adapter, kept off the hot path's bill:
  * - one access line per request, written when the response is done (fastify's default writes two);
- * - a buffered stdout destination (flushed at exit), so a log line is not a syscall;
+ * - every line (pino's and the access lines) goes through one buffered writer on stdout, so a log
+ *   line is not a syscall, lines stay in order, and a quiet service writes nothing (pino's own
+ *   buffered destination wrote an empty chunk through libuv's thread pool on every timed flush);
  * - per-request child loggers created only when something actually logs through them.
  */
 export interface Logging {
   readonly logger: Logger;
   /** Present when the level lets `info` through. */
   readonly access: AccessLog | undefined;
-  /** Writes every buffered line now (shutdown, and after the ready line). */
+  /** Writes every buffered line now (after the ready line, at shutdown); timed flushes go on. */
   flushSync(): void;
 }
 
-export function createLogging(level: string): Logging {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const logger = pino({ level }, destination);
-  // Buffered lines must still show up promptly on a quiet service.
-  setInterval(() => destination.flush(), 250).unref();
-  const access = logger.isLevelEnabled('info') ? new AccessLog(new LineWriter(1)) : undefined;
+/** `fd`: where the lines go, stdout unless a test says otherwise. */
+export function createLogging(level: string, fd = 1): Logging {
+  const out = new LineWriter(fd);
+  // pino's lines end with a newline already.
+  const logger = pino({ level }, { write: (line: string) => out.write(line) });
+  const access = logger.isLevelEnabled('info') ? new AccessLog(out) : undefined;
+  flushAtExit(out);
   return {
     logger,
     access,
     flushSync() {
-      access?.flushSync();
-      destination.flushSync();
+      out.flushSync();
     },
   };
+}
+
+const atExit = new Set<LineWriter>();
+
+/** What is still buffered when the process exits (an error exit too) is written, not lost. */
+function flushAtExit(out: LineWriter): void {
+  if (atExit.size === 0) {
+    process.once('exit', () => {
+      for (const w of atExit) w.flushSync();
+    });
+  }
+  atExit.add(out);
 }
 
 // Printable ASCII without `"` and `\` needs no escaping in JSON.
