@@ -75,6 +75,8 @@ export async function runServer(config: Config): Promise<RunningServer> {
       doip: `${host}:${doip.port}`,
       orsDomain: config.orsDomain,
       prefix: config.prefix,
+      // Process start to every listener bound (Node's own start-up included).
+      startupMs: Math.round(process.uptime() * 1000),
       ...(mirror ? { mirrorOf: config.mirrorOf } : {}),
       config: redactConfig(config),
     },

@@ -1,11 +1,13 @@
 import { generateKeyPairSync, randomBytes, X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import * as forgeModule from 'node-forge';
+import type * as Forge from 'node-forge';
 import { writeFileAtomic } from './atomic-file.js';
 
-// node-forge is CommonJS: under Node's ESM loader its API is the default export.
-const forge = (forgeModule as unknown as { default?: typeof forgeModule }).default ?? forgeModule;
+// node-forge (CommonJS) is loaded only when a certificate must be made: loading it costs about
+// 100 ms of every start-up otherwise.
+const loadForge = (): typeof Forge => createRequire(import.meta.url)('node-forge') as typeof Forge;
 
 /**
  * The development TLS certificate of the DOIP listener, generated on first start into the certs
@@ -64,6 +66,7 @@ function usable(key: string, cert: string, now: Date): boolean {
 }
 
 function generate(now: Date): { key: string; cert: string } {
+  const forge = loadForge();
   const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = pair.privateKey.export({ format: 'pem', type: 'pkcs8' }) as string;
   const publicPem = pair.publicKey.export({ format: 'pem', type: 'spki' }) as string;

@@ -52,14 +52,18 @@ export function splicePhase(existing: string | undefined, labels: readonly strin
 }
 
 /**
- * A full run rewrites the report; sections it does not write (fuzzing, the log follower's cost)
- * are carried over from the previous report, before `## Reproduce`, in their previous order.
+ * A full run rewrites the report; sections it does not write (fuzzing, the log follower's cost,
+ * the scale run) are carried over from the previous report, before `## Reproduce`, in their
+ * previous order, and so are the summary rows beginning with one of `rowLabels` (rows of runs a
+ * full run does not make).
  */
-export function carrySections(previous: string | undefined, next: string): string {
+export function carrySections(previous: string | undefined, next: string, rowLabels: readonly string[] = []): string {
   if (previous === undefined) return next;
   const titles = new Set(sections(next).map((s) => s.title));
   const foreign = sections(previous).filter((s) => !titles.has(s.title));
-  return foreign.reduce((text, s) => spliceSection(text, s.title, s.text), next);
+  const carried = foreign.reduce((text, s) => spliceSection(text, s.title, s.text), next);
+  const rows = previous.split('\n').filter((line) => rowLabels.some((label) => line.startsWith(`| ${label}`)));
+  return rows.length > 0 ? spliceSummaryRows(carried, rowLabels, rows) : carried;
 }
 
 function sections(text: string): { title: string; text: string }[] {

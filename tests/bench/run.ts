@@ -31,6 +31,13 @@
  *   --its-signs N --its-queries N   signs loaded for (e) (default 1,000,000; quick 20,000; cached in
  *                         tests/artifacts/) and queries per mode (default 2,000; quick 200)
  *   --dns-clients N --dns-outstanding N   dnsperf -c and -q for (c) (default 8 and 128)
+ *   --scale               run only (f), resolution, start-up and memory at 10^4, 10^6 and 10^7 handles
+ *                         (tests/bench/scale.ts; data generated once by tests/bench/scale-fixture.ts and
+ *                         cached in tests/artifacts/: about an hour for 10^7 on one core, 17 GB)
+ *   --scale-sizes A,B,C --scale-oids N --scale-signs N --scale-seconds S   override (f)'s settings
+ *   --only soak           the soak test (tests/bench/soak.ts): mixed resolve/register/verify load at 70% of
+ *                         measured capacity, spliced in the same way; exits 1 if any request failed
+ *   --soak-seconds N      the soak's length (default 600; quick 30)
  *   Every option may also be written --name=value.
  *
  * A full run takes about 6 minutes (5 rounds x 3 servers x 10 s of HTTP, then two 100,000-handle
@@ -66,6 +73,8 @@ import { orsPhase, orsSection, orsSummaryRow, spliceOrs, type OrsOptions, type O
 import { spliceVerify, verifyPhase, verifySection, verifySummaryRows, type VerifyOptions } from './verify.js';
 import { itsPhase, itsSection, itsSummaryRows, spliceIts, type ItsOptions } from './its.js';
 import { carrySections } from './report-splice.js';
+import { SOAK_ROW_LABELS, soakOneLine, soakOptions, soakPhase, spliceSoak, type SoakOptions } from './soak.js';
+import { SCALE_ROW_LABELS, scalePhase, scaleSection, scaleSummaryRows, spliceScale, type ScaleOptions } from './scale.js';
 import {
   cleanEnv,
   coreBusy,
@@ -111,16 +120,18 @@ interface Options {
   readonly importCount: number;
   readonly signSeconds: number;
   readonly es256: boolean;
-  readonly only: 'ors' | 'verify' | 'its' | undefined;
+  readonly only: 'ors' | 'verify' | 'its' | 'scale' | 'soak' | undefined;
   readonly ors: OrsOptions;
   readonly verify: VerifyOptions;
   readonly its: ItsOptions;
+  readonly scale: ScaleOptions;
+  readonly soak: SoakOptions;
   readonly deadlineMs: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
-  const flags = new Set(['--quick', '--no-es256']);
-  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds', '--only', '--ors-arcs', '--dns-clients', '--dns-outstanding', '--verify-items', '--its-signs', '--its-queries']);
+  const flags = new Set(['--quick', '--no-es256', '--scale']);
+  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds', '--only', '--ors-arcs', '--dns-clients', '--dns-outstanding', '--verify-items', '--its-signs', '--its-queries', '--scale-sizes', '--scale-seconds', '--scale-oids', '--scale-signs', '--soak-seconds']);
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -149,8 +160,27 @@ function parseOptions(argv: readonly string[]): Options {
   const rounds = Math.floor(num('--rounds', quick ? 1 : 5, 1));
   const importCount = Math.floor(num('--import', quick ? 3000 : 100_000, 10));
   const signSeconds = num('--sign-seconds', quick ? 0.5 : 3, 0.2);
-  const only = value('--only');
-  if (only !== undefined && only !== 'ors' && only !== 'verify' && only !== 'its') throw new Error('--only must be ors, verify or its');
+  const onlyGiven = value('--only');
+  if (onlyGiven !== undefined && onlyGiven !== 'ors' && onlyGiven !== 'verify' && onlyGiven !== 'its' && onlyGiven !== 'soak') throw new Error('--only must be ors, verify, its or soak');
+  if (onlyGiven !== undefined && given.has('--scale')) throw new Error('--scale is a run of its own: drop --only');
+  const only = given.has('--scale') ? 'scale' : onlyGiven;
+  const scale: ScaleOptions = {
+    quick,
+    sizes: (value('--scale-sizes') ?? (quick ? '3000' : '10000,1000000,10000000')).split(',').map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 100) throw new Error(`--scale-sizes: "${x}" is not a whole number >= 100`);
+      return n;
+    }),
+    oids: Math.floor(num('--scale-oids', quick ? 1000 : 1_000_000, 0)),
+    signs: Math.floor(num('--scale-signs', quick ? 1000 : 1_000_000, 0)),
+    seconds: num('--scale-seconds', quick ? 2 : 10, 1),
+    warmup: quick ? 1 : 5,
+  };
+  // Generation when nothing is cached (>= 1,500 records/s), then per size 3 starts and 3 wrk runs per family.
+  const scaleSeconds = (Math.max(...scale.sizes) + scale.oids + scale.signs) / 1500 + scale.sizes.length * (3 * 3 * (scale.seconds + scale.warmup + 10) + 180) + 300;
+  const soak = soakOptions(quick, num('--soak-seconds', quick ? 30 : 600, 6));
+  // Set-up (imports at >= 200 records/s on a busy machine), the capacity run, the soak and its stragglers.
+  const soakSeconds = (soak.handles + soak.items) / 200 + soak.capacityWarmupSeconds + soak.capacitySeconds + soak.seconds + 240;
   const verify: VerifyOptions = {
     seconds: quick ? 0.3 : 1,
     rounds: quick ? 2 : 6,
@@ -182,7 +212,7 @@ function parseOptions(argv: readonly string[]): Options {
   // >= 200/s, and startup slack.
   const orsSeconds = 2 * (warmup + rounds * (duration + 1)) + ors.arcs / 200 + 60;
   const deadlineMs = Math.round(
-    (only === 'ors' ? orsSeconds + 60 : only === 'verify' ? verifySeconds : only === 'its' ? itsSeconds : 3 * (warmup + rounds * duration) + 4 * (importCount / 1000) + 8 * signSeconds + 240 + orsSeconds + verifySeconds + itsSeconds) * 1000,
+    (only === 'soak' ? soakSeconds : only === 'scale' ? scaleSeconds : only === 'ors' ? orsSeconds + 60 : only === 'verify' ? verifySeconds : only === 'its' ? itsSeconds : 3 * (warmup + rounds * duration) + 4 * (importCount / 1000) + 8 * signSeconds + 240 + orsSeconds + verifySeconds + itsSeconds) * 1000,
   );
   return {
     quick,
@@ -199,6 +229,8 @@ function parseOptions(argv: readonly string[]): Options {
     ors,
     verify,
     its,
+    scale,
+    soak,
     deadlineMs,
   };
 }
@@ -811,6 +843,8 @@ function report(opts: Options, machine: Machine, started: Date, seconds: number,
     'npm run bench -- --only ors     # (c) alone, replacing its row and section in BENCHMARKS.md',
     'apt-get install -y postgis postgresql-15-postgis-3  # for (e)\'s PostGIS anchor; without it (e) measures Cairn alone',
     'npm run bench -- --only its     # (e) alone: ITS near/ahead against PostGIS, 10^6 signs cached in tests/artifacts/',
+    'npm run bench -- --only soak    # 10 min of mixed resolve/register/verify at 70% of capacity; exits 1 on any error',
+    'npm run bench -- --scale        # (f): 10^4, 10^6, 10^7 handles (+10^6 OIDs, 10^6 signs); about an hour to generate once, 17 GB',
     '```',
     '',
   );
@@ -886,6 +920,25 @@ async function main(): Promise<number> {
       process.stdout.write(`${itsSummaryRows(r).join('\n')}\nITS rows and section written to ${relative(process.cwd(), opts.out) || opts.out}.\n`);
       return 0;
     }
+    if (opts.only === 'soak') {
+      log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; soak only; ${machine.workCpu !== undefined ? `server on CPU ${machine.workCpu}, load on CPU ${machine.loadCpu}` : 'no CPU pinning'}`);
+      const r = await soakPhase(tmp, { work: machine.workCpu, load: machine.loadCpu }, opts.soak, log);
+      const text = spliceSoak(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, r, `npm run bench -- ${process.argv.slice(2).join(' ')}`);
+      mkdirSync(dirname(opts.out), { recursive: true });
+      writeFileSync(opts.out, text);
+      process.stdout.write(`${soakOneLine(r)}\nSoak row and section written to ${relative(process.cwd(), opts.out) || opts.out}.\n`);
+      // The soak's budget is no errors at all.
+      return r.totalErrors === 0 ? 0 : 1;
+    }
+    if (opts.only === 'scale') {
+      log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; scale only; ${machine.workCpu !== undefined ? `server on CPU ${machine.workCpu}, wrk on CPU ${machine.loadCpu}` : 'no CPU pinning'}`);
+      const r = await scalePhase(tmp, { work: machine.workCpu, load: machine.loadCpu }, opts.scale, log);
+      const text = spliceScale(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, scaleSummaryRows(r), scaleSection(r, opts.scale, `npm run bench -- ${process.argv.slice(2).join(' ')}`));
+      mkdirSync(dirname(opts.out), { recursive: true });
+      writeFileSync(opts.out, text);
+      process.stdout.write(`${scaleSummaryRows(r).join('\n')}\nScale rows and section written to ${relative(process.cwd(), opts.out) || opts.out}.\n`);
+      return 0;
+    }
     const loadgen = pickLoadGenerator(REPO, opts.loadgen);
     log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; load generator ${loadgen.name} ${loadgen.version}; ${machine.workCpu !== undefined ? `work on CPU ${machine.workCpu}, load on CPU ${machine.loadCpu}` : 'no CPU pinning'}`);
     const http = await httpPhase(tmp, machine, opts, loadgen, log);
@@ -901,8 +954,8 @@ async function main(): Promise<number> {
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const withVerify = spliceVerify(report(opts, machine, started, seconds, http, imports, ors), verifySummaryRows(v), verifySection(v, opts.verify, undefined));
     const fresh = spliceIts(withVerify, itsSummaryRows(its), itsSection(its, opts.its, undefined));
-    // Sections this run does not write (fuzzing, the log follower's cost) stay as they were.
-    const text = carrySections(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, fresh);
+    // Sections this run does not write (fuzzing, the log follower's cost, scale, soak) stay as they were.
+    const text = carrySections(existsSync(opts.out) ? readFileSync(opts.out, 'utf8') : undefined, fresh, [...SCALE_ROW_LABELS, ...SOAK_ROW_LABELS]);
     mkdirSync(dirname(opts.out), { recursive: true });
     writeFileSync(opts.out, text);
     const summary = text.slice(text.indexOf('## Summary'), text.indexOf('## Run'));

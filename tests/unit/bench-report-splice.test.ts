@@ -16,6 +16,16 @@ describe('a full bench run keeps the report sections it does not write', () => {
     expect(text.match(/^## /gm)).toHaveLength(5);
   });
 
+  it('carries the summary rows of runs a full run does not make, and only those', () => {
+    const fresh = ['# Benchmarks', '', '## Summary', '', '| path | Cairn |', '|---|---:|', '| HTTP resolve | 2 |', '', '## Reproduce', 'steps', ''].join('\n');
+    const previous = ['# Benchmarks', '', '## Summary', '', '| path | Cairn |', '|---|---:|', '| HTTP resolve | 1 |', '| Scale: start-up | 1.2 s |', '', '## (f) Scale', 'scale figures', '', '## Reproduce', 'steps', ''].join('\n');
+    const text = carrySections(previous, fresh, ['Scale: ']);
+    expect(text.split('\n').slice(4, 8)).toEqual(['| path | Cairn |', '|---|---:|', '| HTTP resolve | 2 |', '| Scale: start-up | 1.2 s |']);
+    expect(text).toContain('scale figures');
+    expect(text).not.toContain('| HTTP resolve | 1 |');
+    expect(carrySections(previous, fresh)).not.toContain('Scale: start-up');
+  });
+
   it('changes nothing without a previous report or foreign sections', () => {
     expect(carrySections(undefined, next)).toBe(next);
     expect(carrySections(next, next)).toBe(next);
