@@ -300,6 +300,8 @@ function decodeRData(r: Reader, type: number, length: number): RData {
 
 /** Parses a whole message; throws ERR_DNS_MESSAGE_INVALID on anything malformed or trailing. */
 export function decodeMessage(buf: Buffer): Message {
+  // RFC 1035 4.2: a message travels in one UDP datagram or after a 16-bit TCP length.
+  if (buf.length > 65_535) throw new DnsMessageInvalid(`Message of ${buf.length} bytes is longer than 65,535`);
   const { counts, ...header } = decodeHeader(buf);
   const r = new Reader(buf);
   r.offset = 12;

@@ -15,7 +15,8 @@ import type { HandleValue, TtlType, ValueReference } from './value.js';
  *   references   4-octet count, then each: UTF8-String handle + 4-octet index
  */
 
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a string that starts with U+FEFF must decode to itself, or a stored value would change.
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A small growable big-endian writer; the codecs in this folder share it. */
 export class ByteWriter {

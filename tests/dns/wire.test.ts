@@ -54,6 +54,17 @@ describe('decodeMessage', () => {
   ])('rejects %s with ERR_DNS_MESSAGE_INVALID', (_what, bytes) => {
     expect(code(() => decodeMessage(hex(bytes)))).toBe('ERR_DNS_MESSAGE_INVALID');
   });
+
+  it('rejects a well-formed message longer than 65,535 octets, and reads the same records below the limit', () => {
+    const message = (answers: number): Buffer => {
+      const header = hex(`1234 8400 0001 ${answers.toString(16).padStart(4, '0')} 0000 0000 ${NAME_A_EXAMPLE} 0001 0001`);
+      const a = hex('c00c 0001 0001 00000e10 0004 7f000001');
+      return Buffer.concat([header, ...Array<Buffer>(answers).fill(a)]);
+    };
+    expect(decodeMessage(message(4000)).answers).toHaveLength(4000);
+    expect(message(4100).length).toBeGreaterThan(65_535);
+    expect(code(() => decodeMessage(message(4100)))).toBe('ERR_DNS_MESSAGE_INVALID');
+  });
 });
 
 describe('MessageWriter', () => {

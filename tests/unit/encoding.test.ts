@@ -45,6 +45,13 @@ describe('RFC 3651 value encoding', () => {
     }
   });
 
+  it('keeps a leading U+FEFF in the type and in reference handles', () => {
+    const v: HandleValue = { ...sample, type: '\uFEFFURL', references: [{ handle: '\uFEFF20.5000/ref', index: 1 }] };
+    const decoded = decodeValue(encodeValue(v));
+    expect(decoded.type).toBe('\uFEFFURL');
+    expect(decoded.references[0]?.handle).toBe('\uFEFF20.5000/ref');
+  });
+
   it.each([
     ['truncated', (b: Buffer) => b.subarray(0, b.length - 1)],
     ['trailing byte', (b: Buffer) => Buffer.concat([b, Buffer.of(0)])],
