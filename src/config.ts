@@ -19,6 +19,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** fsync each write batch. */
   readonly syncWrites: boolean;
+  /** LevelDB table files kept open (their index and filter blocks in memory); see README "Scale". */
+  readonly storeMaxOpenFiles: number;
   /** Largest request body accepted, in bytes. */
   readonly bodyLimit: number;
   /** How long a record signature stays valid. */
@@ -158,6 +160,11 @@ export const SETTINGS: { readonly [K in keyof Config]-?: Setting<Config[K]> } = 
   },
   logLevel: { env: 'CAIRN_LOG_LEVEL', json: 'string', default: 'info', shown: 'info', doc: 'pino level; `info` also writes one access line per request', parse: oneOf(LOG_LEVELS) },
   syncWrites: { env: 'CAIRN_SYNC_WRITES', json: 'boolean', default: true, shown: 'true', doc: 'fsync every write batch (power-loss durability, not only process death)', parse: bool },
+  storeMaxOpenFiles: {
+    env: 'CAIRN_STORE_MAX_OPEN_FILES', json: 'integer', default: 1000, shown: '1000',
+    doc: 'LevelDB table files kept open: each holds its index and filter blocks in memory; past this a random read may reopen a table (see BENCHMARKS.md (f))',
+    parse: positiveInt,
+  },
   bodyLimit: { env: 'CAIRN_BODY_LIMIT', json: 'integer', default: 1024 * 1024, shown: '1048576', doc: 'largest request body in bytes', parse: positiveInt },
   signatureValiditySeconds: {
     env: 'CAIRN_SIGNATURE_VALIDITY', json: 'integer', default: 2 * 365 * 24 * 3600, shown: '63072000', doc: 'seconds a record signature stays valid (2 years)', parse: positiveInt,

@@ -69,7 +69,8 @@ export class OrsResponder {
     if (!hit) return undefined;
     const message = hit.full.length > q.udpLimit ? hit.truncated : hit.full;
     const header = Buffer.allocUnsafe(12);
-    message.copy(header, 0, 0, 12);
+    // Twelve assignments: Buffer#copy's generic path cost 4% of a cached answer (read-path profile).
+    for (let i = 0; i < 12; i++) header[i] = message[i]!;
     patch(header, query, undefined);
     return [header, query.subarray(12, q.questionEnd), message.subarray(q.questionEnd)];
   }

@@ -94,7 +94,7 @@ export async function openMirrorService(config: Config): Promise<MirrorService> 
   const primary = config.mirrorOf;
   if (primary === undefined) throw new ConfigInvalid('openMirrorService needs CAIRN_MIRROR_OF');
   mkdirSync(config.dataDir, { recursive: true });
-  const store = await openStore(join(config.dataDir, 'leveldb'), { sync: config.syncWrites });
+  const store = await openStore(join(config.dataDir, 'leveldb'), { sync: config.syncWrites, maxOpenFiles: config.storeMaxOpenFiles });
   try {
     const state = await initialState(store, primary, config.dataDir);
     const keys = new PrimaryKeys((await store.getMeta<unknown>(JWKS_META)) ?? { keys: [] });

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { ConfigInvalid } from '../errors.js';
 import { HandleService } from '../families/doa/handle-service.js';
+import { VALUE_INDEX_META, VALUE_INDEX_VERSION } from '../families/doa/reverse-index.js';
 import { ItsService } from '../families/its/its-service.js';
-import { OidService } from '../families/oid/oid-service.js';
+import { ITS_GEO_INDEX_META, ITS_GEO_INDEX_VERSION } from '../families/its/its-storage.js';
+import { OID_INDEX_META, OID_INDEX_VERSION, OidService } from '../families/oid/oid-service.js';
 import { ProductService } from '../families/products/product-service.js';
 import { prefixHandle } from '../ids/handle.js';
 import { encodeAdmin } from '../records/admin.js';
@@ -67,13 +69,18 @@ export interface StartOptions {
 export async function startService(config: Config, options: StartOptions = {}): Promise<Service> {
   mkdirSync(config.dataDir, { recursive: true });
   // The store first: its lock says whether another process holds the data directory.
-  const store = await openStore(join(config.dataDir, 'leveldb'), { sync: config.syncWrites });
+  const store = await openStore(join(config.dataDir, 'leveldb'), { sync: config.syncWrites, maxOpenFiles: config.storeMaxOpenFiles });
   let keys: ReturnType<typeof loadOrCreateSigningKeys>;
   try {
     keys = loadOrCreateSigningKeys(config.certsDir, config.signingAlg);
   } catch (e) {
     await store.close();
     throw e;
+  }
+  // A new store's records are all written with every index there is: the start-up migrations for
+  // stores from before an index existed (a walk over every record) have nothing to do in it.
+  if (store.lastSeq === 0) {
+    await store.commit([], { [VALUE_INDEX_META]: VALUE_INDEX_VERSION, [OID_INDEX_META]: OID_INDEX_VERSION, [ITS_GEO_INDEX_META]: ITS_GEO_INDEX_VERSION });
   }
   const signer = new Signer(keys.active, keys.others);
   const prefixRecord = prefixHandle(config.prefix);

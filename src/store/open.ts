@@ -8,7 +8,11 @@ import { isNoSpace, STORAGE_RETRY_AFTER_SECONDS } from './write-guard.js';
  * and a device too full for LevelDB's recovery is ERR_STORAGE_FULL (not damage: freeing space is the fix).
  */
 export async function openStore(dir: string, options?: StoreOptions): Promise<RecordStore> {
-  const db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' }) as unknown as Db;
+  const db = new Level<string, Buffer>(dir, {
+    keyEncoding: 'utf8',
+    valueEncoding: 'buffer',
+    ...(options?.maxOpenFiles === undefined ? {} : { maxOpenFiles: options.maxOpenFiles }),
+  }) as unknown as Db;
   try {
     return await RecordStore.open(db, options);
   } catch (e) {

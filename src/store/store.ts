@@ -69,6 +69,8 @@ export interface RecordWrite {
 export interface StoreOptions {
   /** fsync every batch (survives power loss, not only process death). */
   readonly sync: boolean;
+  /** LevelDB table files kept open (default: LevelDB's 1,000). */
+  readonly maxOpenFiles?: number;
   /** Views kept in memory per cache generation (0 turns the cache off). */
   readonly viewCacheSize?: number;
   /** Where a failed write and the reopen after it are reported (default: a line on stderr). */

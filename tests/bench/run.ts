@@ -35,6 +35,7 @@
  *                         (tests/bench/scale.ts; data generated once by tests/bench/scale-fixture.ts and
  *                         cached in tests/artifacts/: about an hour for 10^7 on one core, 17 GB)
  *   --scale-sizes A,B,C --scale-oids N --scale-signs N --scale-seconds S   override (f)'s settings
+ *   --scale-max-open-files N   (f) also measures the largest store with CAIRN_STORE_MAX_OPEN_FILES=N (default 12,000; 0: not)
  *   --only soak           the soak test (tests/bench/soak.ts): mixed resolve/register/verify load at 70% of
  *                         measured capacity, spliced in the same way; exits 1 if any request failed
  *   --soak-seconds N      the soak's length (default 600; quick 30)
@@ -131,7 +132,7 @@ interface Options {
 
 function parseOptions(argv: readonly string[]): Options {
   const flags = new Set(['--quick', '--no-es256', '--scale']);
-  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds', '--only', '--ors-arcs', '--dns-clients', '--dns-outstanding', '--verify-items', '--its-signs', '--its-queries', '--scale-sizes', '--scale-seconds', '--scale-oids', '--scale-signs', '--soak-seconds']);
+  const valued = new Set(['--out', '--loadgen', '--connections', '--duration', '--warmup', '--rounds', '--import', '--sign-seconds', '--only', '--ors-arcs', '--dns-clients', '--dns-outstanding', '--verify-items', '--its-signs', '--its-queries', '--scale-sizes', '--scale-seconds', '--scale-oids', '--scale-signs', '--scale-max-open-files', '--soak-seconds']);
   const given = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -175,6 +176,7 @@ function parseOptions(argv: readonly string[]): Options {
     signs: Math.floor(num('--scale-signs', quick ? 1000 : 1_000_000, 0)),
     seconds: num('--scale-seconds', quick ? 2 : 10, 1),
     warmup: quick ? 1 : 5,
+    variantMaxOpenFiles: Math.floor(num('--scale-max-open-files', quick ? 0 : 12_000, 0)),
   };
   // Generation when nothing is cached (>= 1,500 records/s), then per size 3 starts and 3 wrk runs per family.
   const scaleSeconds = (Math.max(...scale.sizes) + scale.oids + scale.signs) / 1500 + scale.sizes.length * (3 * 3 * (scale.seconds + scale.warmup + 10) + 180) + 300;

@@ -27,8 +27,10 @@ import { hasPermission, type Principal, type ValuesLookup } from './authorize.js
  */
 export const PUBLIC_VALUE_INDEX = 'hvalue';
 export const PRIVATE_VALUE_INDEX = 'hvaluep';
-const META = 'valueIndexVersion';
-const VERSION = 1;
+export const VALUE_INDEX_META = 'valueIndexVersion';
+export const VALUE_INDEX_VERSION = 1;
+const META = VALUE_INDEX_META;
+const VERSION = VALUE_INDEX_VERSION;
 const NOT_INDEXED = new Set(['HS_SIGNATURE', 'HS_SECKEY', 'HS_ADMIN', 'HS_VLIST', 'HS_PUBKEY']);
 
 export function isSearchable(v: HandleValue): boolean {

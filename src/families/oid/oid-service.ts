@@ -35,6 +35,9 @@ export interface OidServiceOptions {
  *                                                 OIDs do, so a subtree is one key range
  *   oiddlt    00 <chain> 00 <txHash>              the Y.4476 ledger transaction (oid-dlt.ts)
  */
+/** Meta entry recording that the label, active-arc and ledger indexes cover every stored arc. */
+export const OID_INDEX_META = 'oidIndexVersion';
+export const OID_INDEX_VERSION = 1;
 const CHILDREN = 'oidchild';
 const LABEL = 'oidlabel';
 const ACTIVE = 'oidactive';
@@ -308,15 +311,15 @@ export class OidService {
    * (data directories from before they were introduced); runs once, recorded in meta.
    */
   async reindexIfNeeded(): Promise<number> {
-    const VERSION = 1;
-    if (((await this.store.getMeta<number>('oidIndexVersion')) ?? 0) >= VERSION) return 0;
+    const VERSION = OID_INDEX_VERSION;
+    if (((await this.store.getMeta<number>(OID_INDEX_META)) ?? 0) >= VERSION) return 0;
     return this.store.exclusive(async () => {
       const entries: { term: string; key: string; id: string }[] = [];
       for await (const [key, record] of this.store.allRecords()) {
         if (record.family !== 'oid') continue;
         for (const term of oidIndexTerms(parseOid(record.id), record)) entries.push({ term, key, id: record.id });
       }
-      await this.store.addIndexEntries(entries, { oidIndexVersion: VERSION });
+      await this.store.addIndexEntries(entries, { [OID_INDEX_META]: VERSION });
       return entries.length;
     });
   }
