@@ -263,6 +263,8 @@ const met = (ok: boolean): string => (ok ? 'yes' : '**NO**');
 interface Verdicts {
   readonly smallest: ScalePoint;
   readonly largest: ScalePoint;
+  /** The store memory is compared with: the next smaller one (see MEMORY_NOTE). */
+  readonly memoryBase: ScalePoint;
   readonly growthSingle: number;
   readonly growthLoaded: number;
   readonly startup: number;
@@ -275,14 +277,16 @@ function verdicts(r: ScaleResults): Verdicts | undefined {
   const largest = r.points.at(-1);
   if (!smallest || !largest) return undefined;
   const p50 = (p: ScalePoint, k: 'single' | 'loaded'): number => p.families.handle?.[k].latencyP50Ms ?? NaN;
+  const memoryBase = r.points.at(-2) ?? smallest;
   return {
     smallest,
     largest,
+    memoryBase,
     growthSingle: p50(largest, 'single') / p50(smallest, 'single'),
     growthLoaded: p50(largest, 'loaded') / p50(smallest, 'loaded'),
     startup: median(largest.startups.slice(1).length > 0 ? largest.startups.slice(1) : largest.startups),
     ready: median(largest.readies.slice(1).length > 0 ? largest.readies.slice(1) : largest.readies),
-    memoryGrowth: largest.afterHandles.anonMiB / smallest.afterHandles.anonMiB,
+    memoryGrowth: largest.afterHandles.anonMiB / memoryBase.afterHandles.anonMiB,
   };
 }
 
@@ -293,7 +297,7 @@ export function scaleSummaryRows(r: ScaleResults): string[] {
   return [
     `| ${ROW_LATENCY} at ${pow(v.largest.handles)} vs ${pow(v.smallest.handles)} records (1 and 32 connections) | ${fmtMs(v.largest.families.handle?.single.latencyP50Ms)} / ${fmtMs(v.largest.families.handle?.loaded.latencyP50Ms)} | ${fmtMs(v.smallest.families.handle?.single.latencyP50Ms)} / ${fmtMs(v.smallest.families.handle?.loaded.latencyP50Ms)} | ${v.growthSingle.toFixed(2)}x / ${v.growthLoaded.toFixed(2)}x | < ${SCALE_LATENCY_BUDGET}x | ${met(growth < SCALE_LATENCY_BUDGET)} |`,
     `| ${ROW_STARTUP} at ${pow(v.largest.handles)} handles (${fmtInt(records(v.largest))} records; median of restarts; first HTTP 200 / all listeners) | ${v.startup.toFixed(2)} s / ${v.ready.toFixed(2)} s | | | < ${SCALE_STARTUP_BUDGET_S} s | ${met(Math.max(v.startup, v.ready) < SCALE_STARTUP_BUDGET_S)} |`,
-    `| ${ROW_MEMORY} (anonymous, after the same handle load) at ${pow(v.largest.handles)} vs ${pow(v.smallest.handles)} | ${v.largest.afterHandles.anonMiB.toFixed(0)} MiB | ${v.smallest.afterHandles.anonMiB.toFixed(0)} MiB | ${v.memoryGrowth.toFixed(2)}x | < ${SCALE_MEMORY_BUDGET}x | ${met(v.memoryGrowth < SCALE_MEMORY_BUDGET)} |`,
+    `| ${ROW_MEMORY} (anonymous, after the same handle load) at ${pow(v.largest.handles)} vs ${pow(v.memoryBase.handles)} | ${v.largest.afterHandles.anonMiB.toFixed(0)} MiB | ${v.memoryBase.afterHandles.anonMiB.toFixed(0)} MiB | ${v.memoryGrowth.toFixed(2)}x | < ${SCALE_MEMORY_BUDGET}x | ${met(v.memoryGrowth < SCALE_MEMORY_BUDGET)} |`,
   ];
 }
 
@@ -312,8 +316,11 @@ export function scaleSection(r: ScaleResults, o: ScaleOptions, command: string):
     `  (\`cairn serve\`, default settings, log level info) is pinned to the work core. Start-up: spawn to the first HTTP 200, and the server's own`,
     `  \`startupMs\` (process start to HTTP, DNS and DOIP all bound, from its ready line); ${STARTS} starts in a row;`,
     '  the budget is judged on the restarts (the first start after generation may finish one-time work).',
-    '- Memory: /proc/PID/status after start-up and after all the load; RssFile is LevelDB\'s memory-mapped table files and',
-    '  Node\'s code (page cache the kernel can drop), RssAnon is the process\'s own memory. The budget is judged on RssAnon.',
+    '- Memory: /proc/PID/status after start-up, after the handle load (the same load at every size) and after all loads; RssFile',
+    '  is LevelDB\'s memory-mapped table files and Node\'s code (page cache the kernel can drop), RssAnon is the process\'s own memory.',
+    '  The budget is judged on RssAnon after the handle load, between the two largest stores: the caches are bounded by entries',
+    '  (100,000 views, LevelDB\'s 1,000 open tables and 8 MiB of blocks), so memory grows with the store until they are full',
+    '  (a 10^4 store never fills them) and must not grow after that.',
     '',
     '| records (handles + OIDs + signs) | on disk | bytes/record | generated in | start-ups: first HTTP 200 (all listeners) | RSS after start (anon + file) | after the handle load | after all loads |',
     '|---|---:|---:|---:|---|---:|---:|---:|',
@@ -344,7 +351,7 @@ export function scaleSection(r: ScaleResults, o: ScaleOptions, command: string):
   L.push(
     '',
     `Handle p50 growth from ${pow(v.smallest.handles)} to ${pow(v.largest.handles)} records: ${v.growthSingle.toFixed(2)}x with 1 connection, ${v.growthLoaded.toFixed(2)}x with 32 (budget < ${SCALE_LATENCY_BUDGET}x).`,
-    `Start-up at ${pow(v.largest.handles)}: ${v.startup.toFixed(2)} s to the first HTTP answer, ${v.ready.toFixed(2)} s to every listener (budget < ${SCALE_STARTUP_BUDGET_S} s). Anonymous memory after load: ${v.memoryGrowth.toFixed(2)}x of the smallest store's (budget < ${SCALE_MEMORY_BUDGET}x).`,
+    `Start-up at ${pow(v.largest.handles)}: ${v.startup.toFixed(2)} s to the first HTTP answer, ${v.ready.toFixed(2)} s to every listener (budget < ${SCALE_STARTUP_BUDGET_S} s). Anonymous memory after the handle load: ${v.memoryGrowth.toFixed(2)}x of the ${pow(v.memoryBase.handles)} store's (budget < ${SCALE_MEMORY_BUDGET}x).`,
     '',
   );
   return L;
