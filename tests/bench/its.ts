@@ -617,7 +617,7 @@ export function itsSection(r: ItsResults, o: ItsOptions, partialRun: string | un
       '  bearing on the sphere, so a sign within a fraction of a degree of the edge may fall on different sides.',
     );
   } else L.push(`- PostGIS: not measured in this run: ${'skipped' in r.postgis ? r.postgis.skipped : ''}.`);
-  L.push('- The machine is shared (2 cores, other work running): the figures are under contention; the ratio is the figure to read.', '');
+  L.push('- Both systems run on the same 2-core machine in the same run; this VM\'s throughput swings by about 20% between runs, so the ratio is the figure to read.', '');
   L.push('| system | query | p50 | p99 | mean | max | signs per answer (mean) |', '|---|---|---:|---:|---:|---:|---:|');
   const row = (name: string, mode: Mode, l: Latency): string => `| ${name} | ${mode} | ${fmtMs(l.p50)} | ${fmtMs(l.p99)} | ${fmtMs(l.mean)} | ${fmtMs(l.max)} | ${l.hits.toFixed(1)} |`;
   for (const mode of ['near', 'ahead'] as const) {
