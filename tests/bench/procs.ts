@@ -172,3 +172,23 @@ export function coreBusy(before: Map<number, { busy: number; total: number }>, a
   if (!a || !b || b.total === a.total) return undefined;
   return (100 * (b.busy - a.busy)) / (b.total - a.total);
 }
+
+/**
+ * Waits until `url` answers 200, polling every `pollMs`; fails at once when `child` exits, with
+ * `describe()` (the end of its log) in the message.
+ */
+export async function waitHttp(child: ChildProcess, url: string, describe: () => string, timeoutMs = 30_000, pollMs = 100): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering:\n${describe()}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await sleep(pollMs);
+  }
+  throw new Error(`server did not answer ${url} within ${timeoutMs} ms:\n${describe()}`);
+}

@@ -86,9 +86,9 @@ import {
   killAllSync,
   processCpuSeconds,
   runChecked,
-  sleep,
   spawnTracked,
   stop,
+  waitHttp,
 } from './procs.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/tests/bench
@@ -391,21 +391,6 @@ interface HttpResults {
   readonly pairedWarn: number[];
 }
 
-async function waitHttp(child: ChildProcess, url: string, describe: () => string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering:\n${describe()}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(100);
-  }
-  throw new Error(`server did not answer ${url} within ${timeoutMs} ms:\n${describe()}`);
-}
 
 const tail = (file: string | undefined): string => {
   if (!file || !existsSync(file)) return '';

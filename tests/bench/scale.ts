@@ -14,7 +14,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseWrk, type LoadResult } from './loadgen.js';
-import { freePort, runChecked, sleep, spawnTracked, stop } from './procs.js';
+import { freePort, runChecked, sleep, spawnTracked, stop, waitHttp } from './procs.js';
 import { splicePhase } from './report-splice.js';
 import { scaleEnv, scaleFixtures, scaleHandle, scaleOid, scaleSign, type ScaleFixture } from './scale-fixture.js';
 
@@ -119,24 +119,12 @@ async function startTimed(f: ScaleFixture, logFile: string, cpu: number | undefi
   }
   const url = `http://127.0.0.1:${port}/api/handles/${scaleHandle(1)}`;
   // The first start after generation may run one-time work (a migration of a store written by older code).
-  const until = Date.now() + 900_000;
-  while (Date.now() < until) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`cairn serve exited (${child.exitCode ?? child.signalCode}); see ${logFile}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.status === 200) {
-        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-        while (readyLines(logFile).length === readyBefore && Date.now() < until) await sleep(10);
-        const ready = JSON.parse(readyLines(logFile).at(-1) ?? '{}') as { startupMs?: number };
-        return { child, port, seconds, readySeconds: (ready.startupMs ?? NaN) / 1000 };
-      }
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(10);
-  }
-  throw new Error(`cairn serve did not answer ${url} within 900 s; see ${logFile}`);
+  await waitHttp(child, url, () => `see ${logFile}`, 900_000, 10);
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const until = Date.now() + 60_000;
+  while (readyLines(logFile).length === readyBefore && Date.now() < until) await sleep(10);
+  const ready = JSON.parse(readyLines(logFile).at(-1) ?? '{}') as { startupMs?: number };
+  return { child, port, seconds, readySeconds: (ready.startupMs ?? NaN) / 1000 };
 }
 
 /** A wrk script requesting uniformly random generated handles, or random lines of a paths file. */

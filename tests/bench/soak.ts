@@ -24,7 +24,7 @@ import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, writeFi
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cleanEnv, coreBusy, cpuTimes, freePort, processCpuSeconds, runChecked, sleep, spawnTracked, stop } from './procs.js';
+import { cleanEnv, coreBusy, cpuTimes, freePort, processCpuSeconds, runChecked, sleep, spawnTracked, stop, waitHttp } from './procs.js';
 import { splicePhase } from './report-splice.js';
 import { KINDS, drift, growthMiB, parseStatusMemory, sampleAt, type Kind, type MemorySample } from './soak-stats.js';
 import type { WorkerOptions, WorkerResult } from './soak-worker.js';
@@ -153,21 +153,6 @@ async function prepare(dir: string, o: SoakOptions, cpu: number | undefined, log
   return { data, certs, devicesFile };
 }
 
-async function waitReady(url: string, child: ReturnType<typeof spawnTracked>, logFile: string): Promise<void> {
-  const until = Date.now() + 60_000;
-  while (Date.now() < until) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`cairn serve exited (${child.exitCode ?? child.signalCode}):\n${readFileSync(logFile, 'utf8').slice(-2000)}`);
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await sleep(100);
-  }
-  throw new Error(`cairn serve did not answer ${url} within 60 s`);
-}
 
 // -------------------------------------------------------------------------------------------------
 // Measuring
@@ -312,7 +297,7 @@ export async function soakPhase(tmp: string, cpus: SoakResults['cpus'], o: SoakO
   }
   const base = `http://127.0.0.1:${port}`;
   try {
-    await waitReady(`${base}/api/handles/${PREFIX}/soak-1`, server, logFile);
+    await waitHttp(server, `${base}/api/handles/${PREFIX}/soak-1`, () => readFileSync(logFile, 'utf8').slice(-2000), 60_000);
     const common = {
       base,
       prefix: PREFIX,
