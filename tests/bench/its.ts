@@ -45,6 +45,7 @@ import { formatItsSignId, parseItsSignId, parseItsSignType } from '../../src/ids
 import { ADMIN_INDEX, startService } from '../../src/service/bootstrap.js';
 import { cleanEnv, freePort, sleep, spawnTracked, stop } from './procs.js';
 import { splicePhase } from './report-splice.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/tests/bench
 const REPO = resolve(HERE, '..', '..', '..');
@@ -99,18 +100,6 @@ export interface ItsMeasured {
 }
 
 export type ItsResults = ItsSkipped | ItsMeasured;
-
-/** A deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The box the signs are spread over: square in metres, DENSITY signs per km². */
 function region(count: number): { minLat: number; maxLat: number; minLon: number; maxLon: number; km2: number } {

@@ -26,6 +26,7 @@ import { ADMIN_INDEX, startService } from '../../src/service/bootstrap.js';
 import { knotdVersion, pinAllThreads, startKnot, threadAffinities } from './knot.js';
 import { cleanEnv, coreBusy, cpuTimes, freePort, processCpuSeconds, run, runChecked, sleep, spawnTracked, stop } from './procs.js';
 import { splicePhase } from './report-splice.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/tests/bench
 const REPO = resolve(HERE, '..', '..', '..');
@@ -167,18 +168,6 @@ async function populate(dataDir: string, certsDir: string, count: number): Promi
   } finally {
     await service.close();
   }
-}
-
-/** A deterministic PRNG (mulberry32), so that every run sends the same queries. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -10,7 +10,6 @@ import {
   freshId,
   idOf,
   labelsOf,
-  mulberry32,
   naptrValue,
   optRr,
   R,
@@ -24,6 +23,7 @@ import {
   type OrsServer,
   type QueryOptions,
 } from './helpers.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 /**
  * The ORS responder end to end: a real Cairn server, arcs registered over HTTP, queries over

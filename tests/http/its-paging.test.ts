@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { formatItsSignId, type ItsKind } from '../../src/ids/its-sign.js';
 import { adminAuth, startTestService, type TestService } from '../helpers/service.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 /*
  * Paging past `limit`: following `next` from page to page gives exactly the one-page answer, in
@@ -13,16 +14,6 @@ const put = (url: string, body: unknown) =>
   t.app.inject({ method: 'PUT', url, headers: { authorization: adminAuth(), 'content-type': 'application/json' }, payload: JSON.stringify(body) });
 const get = (url: string) => t.app.inject({ url });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(5150);
 const KINDS: ItsKind[] = ['sign', 'plate', 'vms'];
 const CENTER = { lat: 50.85, lon: 4.35 };

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AHEAD_CONE_HALF_ANGLE_DEG, AHEAD_FACING_TOLERANCE_DEG } from '../../src/families/its/its-query.js';
 import { formatItsSignId, ITS_KINDS, parseItsSignType, type ItsKind } from '../../src/ids/its-sign.js';
 import { adminAuth, startTestService, type TestService } from '../helpers/service.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 /*
  * Spatial queries against a brute-force filter computed here, independently of the service's
@@ -15,16 +16,6 @@ const put = (url: string, body: unknown) =>
   t.app.inject({ method: 'PUT', url, headers: { authorization: adminAuth(), 'content-type': 'application/json' }, payload: JSON.stringify(body) });
 const get = (url: string) => t.app.inject({ url });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rnd = mulberry32(20261125);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const between = (a: number, b: number): number => a + (b - a) * rnd();

@@ -26,6 +26,7 @@ import {
 } from '../helpers/knot.js';
 import { ADMIN_SECRET } from '../helpers/service.js';
 import { hasTool } from '../helpers/tools.js';
+import { mulberry32 as prng } from '../helpers/prng.js';
 
 /**
  * Cairn's ORS responder as the standard DNS tools see it: dig (BIND 9.18) and kdig (Knot 3.2)
@@ -342,18 +343,6 @@ describe.runIf(DIG)('zone transfers from an address not in dnsTransferAllow', ()
     expect([naptrs.status, naptrs.answer.length]).toEqual(['NOERROR', 4]);
   });
 });
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 1,000 malformed, truncated, odd or hostile UDP payloads, each (when 2 octets or longer) with its index as the ID. */
 function malformedPackets(seed: number, count: number): Buffer[] {

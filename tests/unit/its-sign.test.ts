@@ -17,6 +17,7 @@ import {
   sameItsIdentity,
   type ItsSignId,
 } from '../../src/ids/its-sign.js';
+import { mulberry32 as rng } from '../helpers/prng.js';
 
 /**
  * The ITS sign identifier's text form (issue 5). Check characters in the tables below come from
@@ -59,17 +60,6 @@ function refCrockford(n: number, width = 0): string {
 
 function refInput(kind: string, cc: string, authority: number, serial: number): string {
   return `${kind.toUpperCase()}${cc}${String(authority).padStart(5, '0')}${refCrockford(serial, 10)}`;
-}
-
-/** Deterministic PRNG (mulberry32) so a failure is reproducible. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function codeOf(f: () => unknown): { code: ErrorCode; field: unknown } | 'no error' {
